@@ -1,0 +1,1 @@
+"""Chain adapters: Django-free access to blockchains (reading, scanning, signing, broadcasting)."""

@@ -1,0 +1,1 @@
+"""Bitcoin adapter: networks, addresses, transaction parsing and token-protocol detection."""

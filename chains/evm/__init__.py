@@ -1,0 +1,1 @@
+"""EVM chains: configuration, JSON-RPC transport, hand ABI decoding, scanning and the dev node."""

@@ -1,0 +1,141 @@
+"""Hand decoding of transfer events (topics and data) and EIP-55 address checks: no web3 in the hot loop."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from eth_hash.auto import keccak as keccak256
+from eth_utils import keccak
+
+from chains.base import InvalidAddress, Standard
+
+# keccak256 of the event signatures, as they appear in topic 0.
+TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+TRANSFER_SINGLE_TOPIC = "0x" + keccak(text="TransferSingle(address,address,address,uint256,uint256)").hex()
+TRANSFER_BATCH_TOPIC = "0x" + keccak(text="TransferBatch(address,address,address,uint256[],uint256[])").hex()
+TRANSFER_TOPICS = (TRANSFER_TOPIC, TRANSFER_SINGLE_TOPIC, TRANSFER_BATCH_TOPIC)
+
+_HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")
+# Larger batches are legal but no real token sends them; the cap bounds the work a hostile log can cause.
+MAX_BATCH_ITEMS = 10_000
+
+
+@lru_cache(maxsize=1 << 16)
+def to_checksum(lower_hex40: str) -> str:
+    """EIP-55 form of a lowercase 40-hex-digit body (no 0x). Cached: contracts and senders repeat a lot."""
+    digest = keccak256(lower_hex40.encode()).hex()
+    # A letter is upper-cased where the digest's nibble is >= 8; "8" <= nibble compares right on hex chars.
+    return "0x" + "".join(
+        [c.upper() if d >= "8" else c for c, d in zip(lower_hex40, digest[:40], strict=True)]
+    )
+
+
+def normalize_address(address: str) -> str:
+    """EIP-55 form. All-lower or all-upper input is accepted; mixed case must carry a correct checksum."""
+    if not isinstance(address, str) or not _HEX40.fullmatch(address):
+        raise InvalidAddress(f"not a 20-byte hex address: {address!r}")
+    body = address[2:]
+    checksummed = to_checksum(body.lower())
+    if body != body.lower() and body != body.upper() and checksummed != address:
+        raise InvalidAddress(f"bad EIP-55 checksum: {address}")
+    return checksummed
+
+
+class MalformedLog(ValueError):
+    """A log with a transfer topic whose topic count or data length fits no standard."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTransfer:
+    """One transfer decoded from a log; addresses are lowercase 0x-hex (checksummed later, only on a hit)."""
+
+    standard: Standard
+    sender: str
+    recipient: str
+    amount: int
+    token_id: int | None
+    sub_index: int = 0
+
+
+def topic_address(topic: str) -> str:
+    """The address in an indexed topic (32 bytes, left-padded). Raises MalformedLog on dirty padding."""
+    if len(topic) != 66 or topic[2:26].strip("0"):
+        raise MalformedLog(f"topic is not an address: {topic}")
+    return "0x" + topic[26:].lower()
+
+
+def _word(data: str, index: int) -> int:
+    start = 2 + index * 64
+    return int(data[start : start + 64], 16)
+
+
+def decode_transfer_log(topics: list[str], data: str) -> list[DecodedTransfer]:
+    """Decode a Transfer / TransferSingle / TransferBatch log by its shape; raises MalformedLog otherwise."""
+    if not topics:
+        raise MalformedLog("log without topics")
+    topic0 = topics[0].lower()
+    data_bytes = (len(data) - 2) // 2
+    if topic0 == TRANSFER_TOPIC:
+        return [_decode_transfer(topics, data, data_bytes)]
+    if topic0 == TRANSFER_SINGLE_TOPIC:
+        return [_decode_single(topics, data, data_bytes)]
+    if topic0 == TRANSFER_BATCH_TOPIC:
+        return _decode_batch(topics, data, data_bytes)
+    raise MalformedLog(f"not a transfer topic: {topic0}")
+
+
+def _decode_transfer(topics: list[str], data: str, data_bytes: int) -> DecodedTransfer:
+    # ERC-20 indexes from and to (3 topics, value in data); ERC-721 also indexes the token id (4 topics).
+    if len(topics) == 3:
+        if data_bytes != 32:
+            raise MalformedLog(f"ERC-20 Transfer with {data_bytes} data bytes, expected 32")
+        return DecodedTransfer(
+            Standard.ERC20, topic_address(topics[1]), topic_address(topics[2]), _word(data, 0), None
+        )
+    if len(topics) == 4:
+        if data_bytes != 0:
+            raise MalformedLog(f"ERC-721 Transfer with {data_bytes} data bytes, expected 0")
+        token_id = int(topics[3], 16)
+        return DecodedTransfer(
+            Standard.ERC721, topic_address(topics[1]), topic_address(topics[2]), 1, token_id
+        )
+    raise MalformedLog(f"Transfer with {len(topics)} topics, expected 3 (ERC-20) or 4 (ERC-721)")
+
+
+def _decode_single(topics: list[str], data: str, data_bytes: int) -> DecodedTransfer:
+    if len(topics) != 4 or data_bytes != 64:
+        raise MalformedLog(
+            f"TransferSingle with {len(topics)} topics and {data_bytes} data bytes, expected 4 and 64"
+        )
+    sender, recipient = topic_address(topics[2]), topic_address(topics[3])
+    return DecodedTransfer(Standard.ERC1155, sender, recipient, _word(data, 1), _word(data, 0))
+
+
+def _decode_batch(topics: list[str], data: str, data_bytes: int) -> list[DecodedTransfer]:
+    if len(topics) != 4 or data_bytes < 128 or data_bytes % 32:
+        raise MalformedLog(f"TransferBatch with {len(topics)} topics and {data_bytes} data bytes")
+    words = data_bytes // 32
+    ids = _dynamic_array(data, words, _word(data, 0))
+    values = _dynamic_array(data, words, _word(data, 1))
+    if len(ids) != len(values):
+        raise MalformedLog(f"TransferBatch with {len(ids)} ids but {len(values)} values")
+    sender, recipient = topic_address(topics[2]), topic_address(topics[3])
+    return [
+        DecodedTransfer(Standard.ERC1155, sender, recipient, value, token_id, sub_index=i)
+        for i, (token_id, value) in enumerate(zip(ids, values, strict=True))
+    ]
+
+
+def _dynamic_array(data: str, words: int, offset: int) -> list[int]:
+    """A uint256[] at a byte offset of the data: a length word, then the items; bounds-checked."""
+    if offset % 32:
+        raise MalformedLog(f"array offset {offset} is not word aligned")
+    head = offset // 32
+    if head >= words:
+        raise MalformedLog(f"array offset {offset} past the data")
+    length = _word(data, head)
+    if length > MAX_BATCH_ITEMS or head + 1 + length > words:
+        raise MalformedLog(f"array of {length} items does not fit the data")
+    return [_word(data, head + 1 + i) for i in range(length)]
