@@ -1,0 +1,155 @@
+"""Django admin: configuration and read access for staff. The event log is read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from recovery import models as m
+
+
+@admin.register(m.Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "family", "chain_id", "confirmations", "deposits_enabled", "scan_enabled")
+    list_filter = ("family", "deposits_enabled", "scan_enabled")
+    search_fields = ("slug", "name")
+
+
+@admin.register(m.ListedAsset)
+class ListedAssetAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "network", "contract", "decimals", "min_deposit", "enabled")
+    list_filter = ("network", "enabled")
+    search_fields = ("symbol", "contract")
+
+
+@admin.register(m.DepositAddress)
+class DepositAddressAdmin(admin.ModelAdmin):
+    list_display = ("address", "memo", "family", "owner_ref", "derivation_index", "retired_at")
+    list_filter = ("family", ("retired_at", admin.EmptyFieldListFilter))
+    search_fields = ("=address", "=owner_ref")
+    show_full_result_count = False
+
+
+@admin.register(m.Deposit)
+class DepositAdmin(admin.ModelAdmin):
+    list_display = (
+        "txid",
+        "index",
+        "network",
+        "standard",
+        "amount",
+        "classification",
+        "status",
+        "detected_at",
+    )
+    list_filter = ("network", "standard", "classification", "status")
+    search_fields = ("=txid", "=recipient", "=sender", "=contract")
+    raw_id_fields = ("deposit_address",)
+    show_full_result_count = False
+
+
+class ApprovalInline(admin.TabularInline):
+    model = m.Approval
+    extra = 0
+    can_delete = False
+    readonly_fields = ("approver", "terms_digest", "case_version", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services may write: staff see them, nobody edits or deletes them here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(m.RecoveryCase)
+class RecoveryCaseAdmin(ReadOnlyAdmin):
+    list_display = (
+        "short_ref",
+        "state",
+        "category",
+        "origin",
+        "network",
+        "value_usd_cents",
+        "sla_flag",
+        "created_at",
+    )
+    list_filter = ("state", "category", "origin", "network", "sla_flag")
+    search_fields = ("=txid", "=refund_destination", "user__username", "user__email")
+    inlines = [ApprovalInline]
+    show_full_result_count = False
+
+
+@admin.register(m.Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "case", "network", "state", "amount", "destination", "nonce", "tx_hash", "attempts")
+    list_filter = ("state", "network", "standard")
+    search_fields = ("=tx_hash", "=destination", "=sender")
+
+
+@admin.register(m.RefundAttempt)
+class RefundAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("refund", "number", "tx_hash", "nonce", "outcome", "created_at")
+    search_fields = ("=tx_hash",)
+
+
+@admin.register(m.CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = ("chain", "seq", "kind", "actor_label", "from_state", "to_state", "reason", "created_at")
+    list_filter = ("kind", "to_state")
+    search_fields = ("=chain", "actor_label", "=hash")
+
+
+@admin.register(m.EventChainHead)
+class EventChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ("chain", "seq", "hash")
+    search_fields = ("=chain",)
+
+
+@admin.register(m.CaseMessage)
+class CaseMessageAdmin(ReadOnlyAdmin):
+    list_display = ("case", "author", "from_staff", "internal", "created_at")
+    list_filter = ("from_staff", "internal")
+
+
+@admin.register(m.Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("event", "user", "channel", "subject", "sent_at")
+
+
+@admin.register(m.UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "account_ref")
+    search_fields = ("=account_ref", "user__username")
+
+
+@admin.register(m.ScanCursor)
+class ScanCursorAdmin(ReadOnlyAdmin):
+    list_display = ("network", "last_block", "updated_at")
+
+
+@admin.register(m.ScannedBlock)
+class ScannedBlockAdmin(ReadOnlyAdmin):
+    list_display = ("network", "number", "hash")
+    list_filter = ("network",)
+
+
+@admin.register(m.NonceCounter)
+class NonceCounterAdmin(ReadOnlyAdmin):
+    list_display = ("network", "address", "next_nonce")
+
+
+@admin.register(m.Approval)
+class ApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("case", "approver", "terms_digest", "case_version", "created_at")

@@ -1,0 +1,124 @@
+"""Refunds and their signed attempts: the rows that stand between a case and money leaving the exchange."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from recovery.models.cases import RecoveryCase
+from recovery.models.chain import Deposit, Network, TokenStandard
+from recovery.models.fields import BaseUnitsField
+
+
+class RefundState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SIGNING = "signing", "Claimed for signing"
+    SIGNED = "signed", "Signed, not yet sent"
+    BROADCAST = "broadcast", "Broadcast"
+    CONFIRMED = "confirmed", "Confirmed"
+    FAILED = "failed", "Failed on-chain, nothing paid"
+    NEEDS_REVIEW = "needs_review", "Unclear: a human must check the chain"
+    CANCELLED = "cancelled", "Cancelled before signing"
+
+
+# A refund in one of these states can still pay: at most one per case and per deposit.
+LIVE_REFUND_STATES = ("queued", "signing", "signed", "broadcast", "confirmed", "needs_review")
+
+
+class Refund(models.Model):
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(RecoveryCase, on_delete=models.PROTECT, related_name="refunds")
+    deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="refunds")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="refunds")
+    state = models.CharField(max_length=16, choices=RefundState.choices, default=RefundState.QUEUED)
+    destination = models.CharField(max_length=100)
+    standard = models.CharField(max_length=16, choices=TokenStandard.choices)
+    contract = models.CharField(max_length=100, blank=True)
+    token_id = BaseUnitsField(null=True, blank=True)
+    amount = BaseUnitsField()
+    fee_amount = BaseUnitsField(default=0)
+    sender = models.CharField(max_length=100, help_text="The deposit address the refund is paid from.")
+    key_index = models.PositiveBigIntegerField(null=True, blank=True)
+    nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    raw_tx = models.TextField(blank=True, help_text="Hex of the signed bytes of the current attempt.")
+    tx_hash = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked the refund up.")
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=100, blank=True)
+    amount_received = BaseUnitsField(null=True, blank=True, help_text="Balance change at the destination.")
+    value_usd_cents = models.BigIntegerField(default=0, help_text="Value at the time of the refund.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(state__in=LIVE_REFUND_STATES), name="refund_one_live_per_case"
+            ),
+            models.UniqueConstraint(
+                fields=["deposit"],
+                condition=Q(state__in=LIVE_REFUND_STATES),
+                name="refund_one_live_per_deposit",
+            ),
+            models.UniqueConstraint(
+                fields=["network", "sender", "nonce"],
+                condition=Q(nonce__isnull=False),
+                name="refund_nonce_unique_per_sender",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+            models.CheckConstraint(condition=Q(fee_amount__gte=0), name="refund_fee_gte_0"),
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "signing", "cancelled"]) | ~Q(raw_tx=""),
+                name="refund_signed_bytes_stored_before_broadcast",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"], name="refund_state_updated_idx")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk} ({self.state})"
+
+
+class RefundAttempt(models.Model):
+    """Every signed version of a refund (a fee bump is a new attempt with the same nonce)."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="attempt_rows")
+    number = models.PositiveIntegerField()
+    raw_tx = models.TextField()
+    tx_hash = models.CharField(max_length=100, unique=True)
+    nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    fee_cap = BaseUnitsField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["refund", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "number"], name="refund_attempt_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of refund {self.refund_id}"
+
+
+class NonceCounter(models.Model):
+    """The next nonce of a sending account, handed out under a row lock so nonces stay gapless."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=100)
+    next_nonce = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "address"], name="nonce_counter_unique_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} next nonce {self.next_nonce}"

@@ -1,0 +1,1 @@
+"""Services: every write the system makes, as functions named <entity>_<action> with keyword arguments."""

@@ -1,0 +1,209 @@
+"""Writes on recovery cases: filing, proposals, approvals, rejections, destination changes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from django.db import connection, transaction
+
+from recovery.models import Approval, Deposit, Network, Origin, RecoveryCase, Resolution, State
+from recovery.roles import Actor, Role
+from recovery.services.events import event_record
+from recovery.workflow import (
+    FourEyesViolation,
+    IllegalTransition,
+    NotPermitted,
+    StaleCase,
+    WorkflowError,
+    approvals_complete,
+    enqueue_follow_ups,
+    terms_digest,
+    transition,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def audited_refusal(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record a refused action in the audit log, after the action's own transaction has rolled back.
+
+    Inside a caller's transaction the record shares that transaction's fate; services are called
+    outside one (views, tasks), so there the refusal is committed on its own.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except WorkflowError as error:
+                if not connection.needs_rollback:
+                    case = RecoveryCase.objects.filter(pk=kwargs.get("case_id")).first()
+                    actor = kwargs["actor"]
+                    assert isinstance(actor, Actor)
+                    event_record(
+                        case=case,
+                        kind="refused",
+                        actor=actor,
+                        reason=error.code,
+                        data={"action": action, "message": str(error)},
+                    )
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+@transaction.atomic
+def case_file(
+    *,
+    origin: Origin,
+    category: str,
+    network: Network,
+    txid: str,
+    actor: Actor,
+    user: Any = None,
+    deposit: Deposit | None = None,
+    claim: dict[str, Any] | None = None,
+    refund_destination: str = "",
+    destination_memo: str = "",
+    fee_amount: int = 0,
+    fee_quote: dict[str, Any] | None = None,
+    value_usd_cents: int = 0,
+) -> RecoveryCase:
+    """Open a case in `submitted` and write its first event."""
+    case = RecoveryCase.objects.create(
+        origin=origin,
+        category=category,
+        network=network,
+        txid=txid,
+        user=user,
+        deposit=deposit,
+        claim=claim or {},
+        refund_destination=refund_destination,
+        destination_memo=destination_memo,
+        fee_amount=fee_amount,
+        fee_quote=fee_quote or {},
+        value_usd_cents=value_usd_cents,
+    )
+    event = event_record(
+        case=case, kind="filed", actor=actor, to_state=State.SUBMITTED, data={"origin": origin}
+    )
+    enqueue_follow_ups(case, event.pk)
+    return case
+
+
+def lock_case(case_id: int, expected_version: int | None) -> RecoveryCase:
+    case = RecoveryCase.objects.select_for_update().get(pk=case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise StaleCase(
+            f"the case changed since it was viewed (version {case.version}, not {expected_version})"
+        )
+    return case
+
+
+@audited_refusal("propose")
+def case_propose(
+    *,
+    case_id: int,
+    actor: Actor,
+    resolution: Resolution,
+    refund_amount: int | None,
+    expected_version: int | None = None,
+) -> RecoveryCase:
+    """Propose how to resolve a case; the proposer can then never approve it."""
+    if refund_amount is not None and refund_amount <= 0:
+        raise WorkflowError("a refund amount must be a positive number of base units")
+    changes = {"resolution": resolution, "refund_amount": refund_amount, "proposed_by": actor.user}
+    return transition(
+        case_id, State.AWAITING_APPROVAL, actor=actor, changes=changes, expected_version=expected_version
+    )
+
+
+@audited_refusal("approve")
+def case_approve(*, case_id: int, actor: Actor, expected_version: int | None = None) -> RecoveryCase:
+    """Add the actor's approval of the current terms; the case moves to `approved` once they are complete."""
+    if actor.role != Role.APPROVER or not actor.holds_role():
+        raise NotPermitted("only an approver may approve")
+    with transaction.atomic():
+        case = lock_case(case_id, expected_version)
+        if case.state != State.AWAITING_APPROVAL:
+            raise IllegalTransition(f"a case in {case.state} cannot be approved")
+        if actor.user_id == case.proposed_by_id:
+            raise FourEyesViolation("the proposer of a resolution can never approve it")
+        digest = terms_digest(case)
+        if Approval.objects.filter(case=case, approver=actor.user, terms_digest=digest).exists():
+            raise FourEyesViolation(
+                "you already approved these terms: a second approver must be someone else"
+            )
+        Approval.objects.create(
+            case=case, approver=actor.user, terms_digest=digest, case_version=case.version
+        )
+        event_record(case=case, kind="approval_given", actor=actor, data={"terms": digest})
+        if approvals_complete(case):
+            return transition(case.pk, State.APPROVED, actor=actor)
+        return case
+
+
+@audited_refusal("reject")
+def case_reject(
+    *, case_id: int, actor: Actor, reason_code: str, expected_version: int | None = None
+) -> RecoveryCase:
+    return transition(
+        case_id, State.REJECTED, actor=actor, reason=reason_code, expected_version=expected_version
+    )
+
+
+@audited_refusal("request_info")
+def case_request_info(
+    *, case_id: int, actor: Actor, question: str, expected_version: int | None = None
+) -> RecoveryCase:
+    return transition(
+        case_id,
+        State.NEEDS_INFO,
+        actor=actor,
+        data={"question": question[:2000]},
+        expected_version=expected_version,
+    )
+
+
+@audited_refusal("cancel")
+def case_cancel(*, case_id: int, actor: Actor) -> RecoveryCase:
+    return transition(case_id, State.CANCELLED, actor=actor)
+
+
+@audited_refusal("change_destination")
+def case_change_destination(*, case_id: int, actor: Actor, destination: str, memo: str = "") -> RecoveryCase:
+    """A new refund destination voids the approvals (they approved other terms) and needs a fresh review."""
+    with transaction.atomic():
+        case = lock_case(case_id, None)
+        if case.state in (
+            State.REFUND_QUEUED,
+            State.REFUND_BROADCAST,
+            State.REFUND_CONFIRMED,
+            State.COMPLETED,
+        ):
+            raise IllegalTransition("the refund is already under way: its destination can no longer change")
+        if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
+            raise NotPermitted("only the case's owner may change its destination")
+        old = case.refund_destination
+        case.refund_destination, case.destination_memo = destination, memo
+        case.destination_confirmed_at = None
+        case.version += 1
+        case.save(
+            update_fields=["refund_destination", "destination_memo", "destination_confirmed_at", "version"]
+        )
+        event_record(
+            case=case,
+            kind="destination_changed",
+            actor=actor,
+            data={"from": old, "to": destination, "memo": memo},
+        )
+        if case.state in (State.AWAITING_APPROVAL, State.APPROVED):
+            back = State.AWAITING_REVIEW
+            return transition(case.pk, back, actor=Actor.system("destination change"), reason="terms changed")
+        return case

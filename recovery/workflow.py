@@ -1,0 +1,284 @@
+"""The case lifecycle: the one transition table, its guards, and `transition()`, the only state changer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from recovery.models import CLOSED_STATES, Approval, Origin, RecoveryCase, Resolution, State
+from recovery.reasons import REJECTION_REASONS
+from recovery.roles import Actor, Role
+
+S = State
+USER, AGENT, APPROVER, SYSTEM = Role.USER, Role.AGENT, Role.APPROVER, Role.SYSTEM
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class WorkflowError(Exception):
+    """A workflow step was refused; nothing was written (but the refusal itself is audited)."""
+
+    code = "workflow_error"
+
+
+class IllegalTransition(WorkflowError):
+    code = "illegal_transition"
+
+
+class NotPermitted(WorkflowError):
+    code = "not_permitted"
+
+
+class StaleCase(WorkflowError):
+    code = "stale_case"
+
+
+class GuardFailed(WorkflowError):
+    code = "guard_failed"
+
+
+class FourEyesViolation(GuardFailed):
+    code = "four_eyes"
+
+
+class ApprovalsIncomplete(GuardFailed):
+    code = "approvals_incomplete"
+
+
+class ReasonRequired(GuardFailed):
+    code = "reason_required"
+
+
+# --- guards ---------------------------------------------------------------------------------------
+
+Guard = Callable[[RecoveryCase, Actor, str], None]
+
+
+def terms_digest(case: RecoveryCase) -> str:
+    """What an approval approves: changing any of these voids the approvals given so far."""
+    terms = "|".join(
+        str(part)
+        for part in (
+            case.pk,
+            case.deposit_id,
+            case.resolution,
+            case.refund_destination,
+            case.destination_memo,
+            case.refund_amount,
+        )
+    )
+    return hashlib.sha256(terms.encode()).hexdigest()
+
+
+def approvals_required(case: RecoveryCase) -> int:
+    return 2 if case.value_usd_cents > settings.TWO_APPROVER_THRESHOLD_USD_CENTS else 1
+
+
+def valid_approver_ids(case: RecoveryCase) -> set[int]:
+    """Distinct human approvers of the current terms, never counting the proposer."""
+    approvals = Approval.objects.filter(case=case, terms_digest=terms_digest(case))
+    return {a.approver_id for a in approvals if a.approver_id != case.proposed_by_id}
+
+
+def approvals_complete(case: RecoveryCase) -> bool:
+    if case.origin == Origin.AUTO and case.proposed_by_id is None and auto_approved(case):
+        return True
+    return len(valid_approver_ids(case)) >= approvals_required(case)
+
+
+def auto_approved(case: RecoveryCase) -> bool:
+    """An auto-detected case the return policy approved, for its current terms."""
+    return case.events.filter(kind="auto_approve", data__terms=terms_digest(case)).exists()
+
+
+def require_not_proposer(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.proposed_by_id is not None and actor.user_id == case.proposed_by_id:
+        raise FourEyesViolation("the proposer of a resolution can never approve it")
+
+
+def require_approvals(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    """Checked when approving and again when the decision is executed (refund queued, credit made)."""
+    if not approvals_complete(case):
+        have, need = len(valid_approver_ids(case)), approvals_required(case)
+        raise ApprovalsIncomplete(f"{have} of {need} distinct approvals for the current terms")
+
+
+def require_reason_code(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if reason not in REJECTION_REASONS:
+        raise ReasonRequired("a rejection needs one of the standard reason codes")
+
+
+def require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if not case.resolution:
+        raise GuardFailed("a proposal names a resolution (on-chain return or account credit)")
+    if case.resolution == Resolution.ONCHAIN_RETURN and not (case.refund_destination and case.refund_amount):
+        raise GuardFailed("an on-chain return needs a refund destination and an amount")
+
+
+def require_onchain_return(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.resolution != Resolution.ONCHAIN_RETURN or case.deposit_id is None:
+        raise GuardFailed("only an approved on-chain return of a recorded deposit can be queued")
+
+
+def require_credit(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.resolution != Resolution.ACCOUNT_CREDIT:
+        raise GuardFailed("only an approved account credit can be credited")
+
+
+def require_auto_origin(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.origin != Origin.AUTO:
+        raise GuardFailed("only auto-detected cases are approved by policy")
+    require_proposal(case, actor, reason)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edge:
+    name: str
+    roles: frozenset[Role]
+    guards: tuple[Guard, ...] = ()
+
+
+def edge(name: str, *roles: Role, guards: tuple[Guard, ...] = ()) -> Edge:
+    return Edge(name, frozenset(roles), guards)
+
+
+REJECT = edge("reject", APPROVER, guards=(require_reason_code,))
+CANCEL = edge("cancel", USER)
+REQUEST_INFO = edge("request_info", AGENT, APPROVER)
+
+TRANSITIONS: dict[tuple[State, State], Edge] = {
+    (S.SUBMITTED, S.VERIFYING): edge("start_verification", SYSTEM, AGENT),
+    (S.SUBMITTED, S.CANCELLED): CANCEL,
+    (S.SUBMITTED, S.REJECTED): REJECT,
+    (S.VERIFYING, S.AWAITING_REVIEW): edge("verified", SYSTEM, AGENT),
+    (S.VERIFYING, S.NEEDS_INFO): edge("request_info", SYSTEM, AGENT, APPROVER),
+    (S.VERIFYING, S.REJECTED): edge("reject", SYSTEM, APPROVER, guards=(require_reason_code,)),
+    (S.VERIFYING, S.APPROVED): edge("auto_approve", SYSTEM, guards=(require_auto_origin,)),
+    (S.VERIFYING, S.CANCELLED): CANCEL,
+    (S.NEEDS_INFO, S.VERIFYING): edge("info_provided", USER, AGENT, SYSTEM),
+    (S.NEEDS_INFO, S.REJECTED): REJECT,
+    (S.NEEDS_INFO, S.CANCELLED): CANCEL,
+    (S.AWAITING_REVIEW, S.NEEDS_INFO): REQUEST_INFO,
+    (S.AWAITING_REVIEW, S.AWAITING_APPROVAL): edge("propose", AGENT, APPROVER, guards=(require_proposal,)),
+    (S.AWAITING_REVIEW, S.REJECTED): REJECT,
+    (S.AWAITING_REVIEW, S.CANCELLED): CANCEL,
+    (S.AWAITING_APPROVAL, S.APPROVED): edge(
+        "approve", APPROVER, guards=(require_not_proposer, require_approvals)
+    ),
+    (S.AWAITING_APPROVAL, S.AWAITING_REVIEW): edge("withdraw_proposal", AGENT, APPROVER, SYSTEM),
+    (S.AWAITING_APPROVAL, S.NEEDS_INFO): REQUEST_INFO,
+    (S.AWAITING_APPROVAL, S.REJECTED): REJECT,
+    (S.AWAITING_APPROVAL, S.CANCELLED): CANCEL,
+    (S.APPROVED, S.REFUND_QUEUED): edge(
+        "queue_refund", SYSTEM, guards=(require_onchain_return, require_approvals)
+    ),
+    (S.APPROVED, S.CREDITED): edge("credit", SYSTEM, AGENT, guards=(require_credit, require_approvals)),
+    (S.APPROVED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM, AGENT, APPROVER),
+    (S.REFUND_QUEUED, S.REFUND_BROADCAST): edge("refund_broadcast", SYSTEM),
+    (S.REFUND_QUEUED, S.REFUND_FAILED): edge("refund_failed", SYSTEM),
+    (S.REFUND_QUEUED, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.REFUND_BROADCAST, S.REFUND_CONFIRMED): edge("refund_confirmed", SYSTEM),
+    (S.REFUND_BROADCAST, S.REFUND_FAILED): edge("refund_failed", SYSTEM),
+    (S.REFUND_BROADCAST, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.REFUND_CONFIRMED, S.COMPLETED): edge("complete", SYSTEM),
+    (S.REFUND_CONFIRMED, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.NEEDS_REVIEW, S.REFUND_BROADCAST): edge("review_resumed", SYSTEM, APPROVER),
+    (S.NEEDS_REVIEW, S.REFUND_CONFIRMED): edge("review_confirmed", SYSTEM, APPROVER),
+    (S.NEEDS_REVIEW, S.REFUND_FAILED): edge("review_failed", SYSTEM, APPROVER),
+    (S.REFUND_FAILED, S.AWAITING_REVIEW): edge("re_review", SYSTEM, AGENT, APPROVER),
+    (S.REFUND_FAILED, S.REJECTED): REJECT,
+}
+
+TERMINAL_STATES = frozenset(CLOSED_STATES)
+
+
+def allowed_targets(state: State | str) -> list[State]:
+    return [to for (frm, to) in TRANSITIONS if frm == state]
+
+
+# --- follow-up work -------------------------------------------------------------------------------
+
+
+def enqueue_follow_ups(case: RecoveryCase, event_id: int) -> None:
+    """Work that starts once the change is committed (never before: a rollback must send nothing)."""
+    from recovery import tasks
+
+    transaction.on_commit(lambda: tasks.notify_event.delay(event_id))
+
+
+# --- transition() ---------------------------------------------------------------------------------
+
+
+def transition(
+    case: RecoveryCase | int,
+    to: State | str,
+    *,
+    actor: Actor,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> RecoveryCase:
+    """Move a case along one edge of the table, or raise a WorkflowError having written nothing.
+
+    Locks the case row, checks the version the actor saw, the edge, the actor's role and the edge's
+    guards (after applying `changes`, the fields the step sets), saves, appends the event and enqueues
+    follow-up work on commit.
+    """
+    from recovery.services.events import event_record
+
+    case_id = case.pk if isinstance(case, RecoveryCase) else case
+    to = State(to)
+    with transaction.atomic():
+        locked = RecoveryCase.objects.select_for_update().get(pk=case_id)
+        if expected_version is not None and locked.version != expected_version:
+            raise StaleCase(
+                f"the case changed since it was viewed (version {locked.version}, not {expected_version})"
+            )
+        step = TRANSITIONS.get((State(locked.state), to))
+        if step is None:
+            raise IllegalTransition(f"a case cannot go from {locked.state} to {to}")
+        check_actor(locked, actor, step)
+        for field, value in (changes or {}).items():
+            setattr(locked, field, value)
+        for guard in step.guards:
+            guard(locked, actor, reason)
+        from_state = locked.state
+        locked.state = to
+        locked.version += 1
+        locked.closed_at = timezone.now() if to in TERMINAL_STATES else None
+        if to == State.REJECTED:
+            locked.rejection_reason = reason
+        locked.save()
+        event = event_record(
+            case=locked,
+            kind=step.name,
+            actor=actor,
+            from_state=from_state,
+            to_state=to,
+            reason=reason,
+            data={**(data or {}), "version": locked.version, "terms": terms_digest(locked)},
+        )
+        enqueue_follow_ups(locked, event.pk)
+    if isinstance(case, RecoveryCase):
+        case.refresh_from_db()
+    return locked
+
+
+def check_actor(case: RecoveryCase, actor: Actor, step: Edge) -> None:
+    if actor.role not in step.roles:
+        raise NotPermitted(f"{actor.role} may not {step.name} a case")
+    if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
+        raise NotPermitted("only the case's owner may do that")
+    if not actor.holds_role():
+        raise NotPermitted(f"{actor.display} does not hold the {actor.role} permission")
