@@ -33,7 +33,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import django
-    from django.test.utils import get_runner  # noqa: F401  (ensures test utilities import cleanly)
 
     django.setup()
     from django.db import connection
@@ -54,10 +53,9 @@ def main() -> None:
                 with open(path, newline="") as stream:
                     report = deposit_addresses_import(stream=stream)
                 elapsed = time.perf_counter() - started
-                print(
-                    f"{label}: {elapsed:.1f}s, {args.rows / elapsed:,.0f} rows/s "
-                    f"({report.inserted:,} new, {report.already_present:,} present, {len(report.rejected)} rejected)"
-                )
+                rejected = len(report.rejected)
+                counts = f"{report.inserted:,} new, {report.already_present:,} present, {rejected} rejected"
+                print(f"{label}: {elapsed:.1f}s, {args.rows / elapsed:,.0f} rows/s ({counts})")
             print(f"rows in table: {DepositAddress.objects.count():,} on {connection.vendor} ({bench_db})")
     finally:
         creation.destroy_test_db(bench_db, verbosity=0)

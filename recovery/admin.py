@@ -153,3 +153,50 @@ class NonceCounterAdmin(ReadOnlyAdmin):
 @admin.register(m.Approval)
 class ApprovalAdmin(ReadOnlyAdmin):
     list_display = ("case", "approver", "terms_digest", "case_version", "created_at")
+
+
+@admin.register(m.FeeRule)
+class FeeRuleAdmin(admin.ModelAdmin):
+    list_display = ("category", "network", "flat_usd_cents", "percent_bps", "cap_usd_cents", "active")
+    list_filter = ("category", "network", "active")
+
+
+@admin.register(m.ScreenedAddress)
+class ScreenedAddressAdmin(admin.ModelAdmin):
+    list_display = ("address", "family", "kind", "label", "source", "added_at")
+    list_filter = ("kind", "family")
+    search_fields = ("=address", "label")
+
+
+@admin.register(m.TokenRule)
+class TokenRuleAdmin(admin.ModelAdmin):
+    list_display = ("contract", "network", "kind", "reason")
+    list_filter = ("kind", "network")
+    search_fields = ("=contract",)
+
+
+@admin.register(m.SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("category", "target_hours", "warn_hours")
+
+
+@admin.register(m.AssetPrice)
+class AssetPriceAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "network", "contract", "usd_micros_per_unit", "updated_at")
+    list_filter = ("network",)
+
+
+@admin.register(m.GasTopUp)
+class GasTopUpAdmin(ReadOnlyAdmin):
+    list_display = ("refund", "network", "sender", "amount", "nonce", "tx_hash", "state")
+
+
+@admin.register(m.UserDestination)
+class UserDestinationAdmin(ReadOnlyAdmin):
+    list_display = ("user", "address", "memo", "whitelisted", "confirmed_at", "usable_after")
+    search_fields = ("=address", "user__username")
+
+
+@admin.register(m.OwnershipChallenge)
+class OwnershipChallengeAdmin(ReadOnlyAdmin):
+    list_display = ("case", "address", "method", "created_at", "expires_at", "used_at")

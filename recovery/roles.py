@@ -39,6 +39,11 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_depositaddress",
         "add_depositaddress",
         "view_caseevent",
+        *(
+            f"{verb}_{model}"
+            for model in ("feerule", "screenedaddress", "tokenrule", "slapolicy", "assetprice")
+            for verb in ("view", "add", "change", "delete")
+        ),
     ),
 }
 

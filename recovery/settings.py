@@ -214,6 +214,8 @@ TWO_APPROVER_THRESHOLD_USD_CENTS = int(os.environ.get("TWO_APPROVER_THRESHOLD_US
 DESTINATION_COOLING_OFF = timedelta(hours=float(os.environ.get("DESTINATION_COOLING_OFF_HOURS", "24")))
 # Which Bitcoin network the "bitcoin" family of deposit addresses lives on.
 BITCOIN_NETWORK = os.environ.get("BITCOIN_NETWORK", "bitcoin")
+# The pricing source (a class with usd_cents(network, contract, amount)); the default is the static table.
+PRICE_SOURCE = os.environ.get("PRICE_SOURCE", "recovery.pricing.StaticPriceTable")
 
 LOGGING = {
     "version": 1,

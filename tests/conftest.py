@@ -6,10 +6,16 @@ import os
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from recovery.celery import app as celery_app
 
 pytest_plugins = ["tests.fixtures_anvil", "tests.fixtures_bitcoin"]
+
+# CI is reproducible (a fixed example sequence); local runs explore new examples every time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 # The test process runs tasks in-process; tests of real workers send through a real broker explicitly.
 celery_app.conf.task_always_eager = True

@@ -1,6 +1,6 @@
 """The data model. Amounts are integers in base units; the rules that protect money are constraints."""
 
-from recovery.models.accounts import UserProfile
+from recovery.models.accounts import EmailCode, OwnershipChallenge, UserDestination, UserProfile
 from recovery.models.cases import (
     CLOSED_STATES,
     Approval,
@@ -16,6 +16,7 @@ from recovery.models.chain import (
     DepositAddress,
     DepositClass,
     DepositStatus,
+    Disposition,
     Family,
     ListedAsset,
     Network,
@@ -24,13 +25,30 @@ from recovery.models.chain import (
     TokenStandard,
 )
 from recovery.models.events import GENESIS_HASH, CaseEvent, EventChainHead, Notification
-from recovery.models.refunds import LIVE_REFUND_STATES, NonceCounter, Refund, RefundAttempt, RefundState
+from recovery.models.policy import (
+    AssetPrice,
+    FeeRule,
+    ScreenedAddress,
+    ScreeningKind,
+    SlaPolicy,
+    TokenRule,
+    TokenRuleKind,
+)
+from recovery.models.refunds import (
+    LIVE_REFUND_STATES,
+    GasTopUp,
+    NonceCounter,
+    Refund,
+    RefundAttempt,
+    RefundState,
+)
 
 __all__ = [
     "CLOSED_STATES",
     "GENESIS_HASH",
     "LIVE_REFUND_STATES",
     "Approval",
+    "AssetPrice",
     "CaseEvent",
     "CaseMessage",
     "Category",
@@ -38,13 +56,18 @@ __all__ = [
     "DepositAddress",
     "DepositClass",
     "DepositStatus",
+    "Disposition",
+    "EmailCode",
     "EventChainHead",
     "Family",
+    "FeeRule",
+    "GasTopUp",
     "ListedAsset",
     "Network",
     "NonceCounter",
     "Notification",
     "Origin",
+    "OwnershipChallenge",
     "RecoveryCase",
     "Refund",
     "RefundAttempt",
@@ -52,7 +75,13 @@ __all__ = [
     "Resolution",
     "ScanCursor",
     "ScannedBlock",
+    "ScreenedAddress",
+    "ScreeningKind",
+    "SlaPolicy",
     "State",
+    "TokenRule",
+    "TokenRuleKind",
     "TokenStandard",
+    "UserDestination",
     "UserProfile",
 ]

@@ -110,6 +110,14 @@ class TokenStandard(models.TextChoices):
     ERC1155 = "erc1155", "ERC-1155"
 
 
+class Disposition(models.TextChoices):
+    UNDECIDED = "", "Not decided yet"
+    NORMAL_CREDIT = "normal_credit", "Left to the normal deposit system"
+    AUTO_RETURN = "auto_return", "Auto-return"
+    MANUAL_REVIEW = "manual_review", "Manual review"
+    IGNORED = "ignored", "Ignored (spam, dust or no recoverable value)"
+
+
 class Deposit(models.Model):
     """One transfer that reached a deposit address, as a chain recorded it."""
 
@@ -134,6 +142,8 @@ class Deposit(models.Model):
     tokens = models.JSONField(default=list, blank=True, help_text="Token payloads on the output (Bitcoin).")
     classification = models.CharField(max_length=24, choices=DepositClass.choices, blank=True)
     status = models.CharField(max_length=16, choices=DepositStatus.choices, default=DepositStatus.PENDING)
+    disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True, default="")
+    disposition_reason = models.CharField(max_length=200, blank=True)
     detected_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 

@@ -122,3 +122,29 @@ class NonceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} next nonce {self.next_nonce}"
+
+
+class GasTopUp(models.Model):
+    """Native coin the gas wallet sends a deposit address so it can pay its refund's gas. Sent once."""
+
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="top_up")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    sender = models.CharField(max_length=100, help_text="The gas wallet.")
+    amount = BaseUnitsField()
+    nonce = models.PositiveBigIntegerField()
+    raw_tx = models.TextField()
+    tx_hash = models.CharField(max_length=100, unique=True)
+    state = models.CharField(
+        max_length=16, default="signed", help_text="signed, broadcast, confirmed, failed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "sender", "nonce"], name="gas_top_up_nonce_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="gas_top_up_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Top-up {self.amount} for refund {self.refund_id}"

@@ -131,6 +131,8 @@ def _edicts(integers: list[int], outputs: int) -> tuple[list[dict[str, Any]], bo
             if delta_tx > U32_MAX:
                 return edicts, True
             block, tx_index = block + delta_block, delta_tx
+        if block == 0 and tx_index > 0:
+            return edicts, True  # ord's RuneId::new refuses block 0 with a non-zero tx: an edict flaw
         # output == len(outputs) is allowed: it splits the amount over every non-OP_RETURN output
         if output > U32_MAX or output > outputs:
             return edicts, True

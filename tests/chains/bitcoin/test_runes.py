@@ -276,3 +276,11 @@ def test_random_integer_payloads_agree_with_ord(values, outputs):
 def test_random_runestone_scripts_agree_with_ord(body, outputs):
     tx = tx_with(b"\x6a\x5d" + body, *[P2WPKH] * outputs)
     decoded(tx)
+
+
+def test_an_edict_for_rune_id_block_0_with_a_nonzero_tx_is_a_cenotaph():
+    # Found by the property test above: tag 0 (body), then edict (block +0, tx +1, amount 0, output 0).
+    # ord's RuneId::new refuses block 0 with tx > 0, so the runestone is a cenotaph.
+    result = decoded(runestone_tx(0, 0, 1, 0, 0, outputs=1))
+    assert result["cenotaph"] is True
+    assert result["edicts"] == []

@@ -1,0 +1,76 @@
+"""Builds the chain adapter of a configured Network (one per process and RPC endpoint)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import urlparse, urlunparse
+
+from chains.base import Chain, ChainError
+from chains.bitcoin.chain import BitcoinChain
+from chains.bitcoin.network import network_by_name
+from chains.bitcoin.rpc import BitcoinRpc
+from chains.evm.chain import EvmChain
+from chains.evm.config import EvmNetworkConfig
+from recovery.models import Family, ListedAsset, Network
+
+_chains: dict[tuple[str, str], Chain] = {}
+_lock = threading.Lock()
+
+
+class ChainNotConfigured(ChainError):
+    """The network has no RPC endpoint in this deployment."""
+
+
+def rpc_url_for(network: Network) -> str:
+    """`RPC_URL_<SLUG>` from the environment (secrets stay out of the database), else the stored URL."""
+    variable = "RPC_URL_" + network.slug.upper().replace("-", "_")
+    return os.environ.get(variable) or network.rpc_url
+
+
+def chain_for(network: Network) -> Chain:
+    url = rpc_url_for(network)
+    if not url:
+        raise ChainNotConfigured(
+            f"no RPC endpoint configured for {network.slug} (set RPC_URL_{network.slug.upper()})"
+        )
+    key = (network.slug, url)
+    with _lock:
+        if key not in _chains:
+            _chains[key] = build_chain(network, url)
+        return _chains[key]
+
+
+def forget_chains() -> None:
+    """Drop cached adapters (tests that restart nodes, settings changes)."""
+    with _lock:
+        _chains.clear()
+
+
+def build_chain(network: Network, url: str) -> Chain:
+    if network.family == Family.EVM:
+        return EvmChain(evm_config(network, url))
+    if network.family == Family.BITCOIN:
+        parts = urlparse(url)
+        bare = urlunparse(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+        rpc = BitcoinRpc(bare, user=parts.username or "", password=parts.password or "")
+        return BitcoinChain(network_by_name(network.slug), rpc, confirmations=network.confirmations)
+    raise ChainNotConfigured(f"unknown family {network.family}")
+
+
+def evm_config(network: Network, url: str) -> EvmNetworkConfig:
+    options = network.options or {}
+    listed = ListedAsset.objects.filter(network=network, enabled=True).exclude(contract="")
+    return EvmNetworkConfig(
+        name=network.slug,
+        chain_id=network.chain_id or 1,
+        confirmations=network.confirmations,
+        eip1559=bool(options.get("eip1559", True)),
+        poa=bool(options.get("poa", False)),
+        native_symbol=network.native_symbol,
+        native_decimals=network.native_decimals,
+        listed_tokens=frozenset(listed.values_list("contract", flat=True)),
+        traces=bool(options.get("traces", False)),
+        max_batch_blocks=int(options.get("scan_batch", 500)),
+        rpc_url=url,
+    )

@@ -1,0 +1,1 @@
+"""Staff pages: the recovery queue, decisions, SLAs and reports."""

@@ -1,0 +1,1 @@
+"""User pages: filing and following recovery cases."""
