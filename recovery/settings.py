@@ -216,6 +216,8 @@ DESTINATION_COOLING_OFF = timedelta(hours=float(os.environ.get("DESTINATION_COOL
 BITCOIN_NETWORK = os.environ.get("BITCOIN_NETWORK", "bitcoin")
 # The pricing source (a class with usd_cents(network, contract, amount)); the default is the static table.
 PRICE_SOURCE = os.environ.get("PRICE_SOURCE", "recovery.pricing.StaticPriceTable")
+# SLA target for categories without an SlaPolicy row.
+SLA_DEFAULT_HOURS = int(os.environ.get("SLA_DEFAULT_HOURS", "72"))
 
 LOGGING = {
     "version": 1,

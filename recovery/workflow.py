@@ -236,6 +236,7 @@ def transition(
     follow-up work on commit.
     """
     from recovery.services.events import event_record
+    from recovery.services.sla import sla_on_state_change
 
     case_id = case.pk if isinstance(case, RecoveryCase) else case
     to = State(to)
@@ -254,6 +255,7 @@ def transition(
         for guard in step.guards:
             guard(locked, actor, reason)
         from_state = locked.state
+        sla_on_state_change(locked, from_state, to)
         locked.state = to
         locked.version += 1
         locked.closed_at = timezone.now() if to in TERMINAL_STATES else None

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from recovery.models import Approval, Deposit, Network, Origin, RecoveryCase, Resolution, State
 from recovery.roles import Actor, Role
 from recovery.services.events import event_record
+from recovery.services.sla import sla_start
 from recovery.workflow import (
     FourEyesViolation,
     IllegalTransition,
@@ -76,7 +77,7 @@ def case_file(
     value_usd_cents: int = 0,
 ) -> RecoveryCase:
     """Open a case in `submitted` and write its first event."""
-    case = RecoveryCase.objects.create(
+    case = RecoveryCase(
         origin=origin,
         category=category,
         network=network,
@@ -90,6 +91,8 @@ def case_file(
         fee_quote=fee_quote or {},
         value_usd_cents=value_usd_cents,
     )
+    sla_start(case)
+    case.save()
     event = event_record(
         case=case, kind="filed", actor=actor, to_state=State.SUBMITTED, data={"origin": origin}
     )
