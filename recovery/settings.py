@@ -195,10 +195,18 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("scan", "verify", "refunds", "not
 CELERY_TASK_ROUTES = {
     "recovery.tasks.notify_event": {"queue": "notify"},
     "recovery.tasks.verify_event_chain": {"queue": "verify"},
+    "recovery.tasks.scan_network": {"queue": "scan"},
+    "recovery.tasks.scan_all_networks": {"queue": "scan"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # Stale fan-outs expire instead of piling up behind a slow scan; the advisory lock dedupes the rest.
+    "scan-networks": {
+        "task": "recovery.tasks.scan_all_networks",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 10},
+    },
     "verify-event-chain": {"task": "recovery.tasks.verify_event_chain", "schedule": crontab(minute=17)},
 }
 # How many times a money task may be redelivered after its worker died before a human looks at it.

@@ -31,7 +31,7 @@ def require_service(url: str) -> None:
         pytest.skip(message)
 
 
-def test_database_url() -> str:
+def database_url_for_tests() -> str:
     s = connection.settings_dict
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
@@ -56,7 +56,7 @@ def celery_worker(
     """A real `celery worker` process on the test database and the real broker, logging to a file."""
     worker_env = {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url_for_tests(),
         "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         **(env or {}),

@@ -119,6 +119,10 @@ class BitcoinChain:
             self.network, txid, status, height, block_hash, max(confirmations, 0), tuple(transfers)
         )
 
+    def raw_transaction(self, txid: str) -> str:
+        """The transaction's raw hex as the node serves it (for inspecting what it carries)."""
+        return str(self.rpc.getrawtransaction(_check_txid(txid), 1)["hex"])
+
     def receipt(self, txid: str) -> Receipt | None:
         try:
             tx = self.rpc.getrawtransaction(_check_txid(txid), 2)

@@ -12,9 +12,10 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from chains.base import NATIVE_TX_INDEX, RangeTooLarge, ScanResult, Standard, Transfer, TransientChainError
-from chains.evm.chain import EvmChain, scan_range_end, scan_shrinking, scan_stage
+from chains.evm.chain import EvmChain
 from chains.evm.devnet import Anvil, DeployedContract
 from chains.evm.rpc import JsonRpc, RpcError
+from chains.scan import scan_range_end, scan_shrinking, scan_stage
 from chains.watchset import AddressSet
 from tests.fixtures_anvil import FEE_TOKEN_BPS
 
