@@ -32,6 +32,7 @@ lint: setup
 
 test: setup lint
 	bash scripts/services.sh
+	bash scripts/browser.sh
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 bench: setup

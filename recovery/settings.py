@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECOVERY_VAR_DIR", BASE_DIR / "var"))
@@ -189,14 +189,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False  # money tasks opt in per task (see recovery/tasks.py)
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+QUEUE_NAMES = ("scan", "verify", "refunds", "notify")
 CELERY_TASK_DEFAULT_QUEUE = "verify"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("scan", "verify", "refunds", "notify")]
+CELERY_TASK_DEFAULT_EXCHANGE = "verify"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "verify"
+# Each queue on its own direct exchange: a message reaches exactly one queue (a Queue(name) alone would
+# bind every queue to the default exchange and key, and each message would go to all of them).
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUE_NAMES]
 # Queues per concern, so scanning never waits behind refunds or e-mail.
 CELERY_TASK_ROUTES = {
     "recovery.tasks.notify_event": {"queue": "notify"},
     "recovery.tasks.verify_event_chain": {"queue": "verify"},
     "recovery.tasks.scan_network": {"queue": "scan"},
     "recovery.tasks.scan_all_networks": {"queue": "scan"},
+    "recovery.tasks.refund_advance": {"queue": "refunds"},
+    "recovery.tasks.sweep_stuck_refunds": {"queue": "refunds"},
+    "recovery.tasks.deposits_triage": {"queue": "verify"},
+    "recovery.tasks.sweep_untriaged_deposits": {"queue": "verify"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -207,8 +216,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=5),
         "options": {"expires": 10},
     },
+    "sweep-stuck-refunds": {"task": "recovery.tasks.sweep_stuck_refunds", "schedule": timedelta(minutes=1)},
+    "sweep-untriaged-deposits": {
+        "task": "recovery.tasks.sweep_untriaged_deposits",
+        "schedule": timedelta(minutes=1),
+    },
     "verify-event-chain": {"task": "recovery.tasks.verify_event_chain", "schedule": crontab(minute=17)},
 }
+# Auto-return policy: return only what is worth more than this multiple of the return's on-chain cost,
+# and only up to this value (larger returns go to staff; keep it below the two-approver threshold).
+AUTO_RETURN_COST_MARGIN = int(os.environ.get("AUTO_RETURN_COST_MARGIN", "3"))
+AUTO_RETURN_LIMIT_USD_CENTS = int(os.environ.get("AUTO_RETURN_LIMIT_USD_CENTS", str(500 * 100)))
+# Failpoints for crash tests (recovery/failpoints.py); empty in every real deployment.
+RECOVERY_FAILPOINTS = os.environ.get("RECOVERY_FAILPOINTS", "")
+# A refund still pending this long after its last attempt is re-sent with bumped fees (same nonce).
+REFUND_BUMP_AFTER_SECONDS = int(os.environ.get("REFUND_BUMP_AFTER_SECONDS", "180"))
+# How many unclear broadcasts of the same bytes before a human must look.
+REFUND_MAX_UNCLEAR_SENDS = int(os.environ.get("REFUND_MAX_UNCLEAR_SENDS", "5"))
 # How many times a money task may be redelivered after its worker died before a human looks at it.
 MONEY_TASK_MAX_REDELIVERIES = int(os.environ.get("MONEY_TASK_MAX_REDELIVERIES", "5"))
 
@@ -236,4 +260,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- user side ---
+# How long a fee quote shown on the filing page stays binding (the user files within this time).
+FEE_QUOTE_TTL = timedelta(minutes=int(os.environ.get("FEE_QUOTE_TTL_MINUTES", "30")))
+# Estimated on-chain cost of one return per family, in USD cents (Network.options return_cost_usd_cents wins).
+RETURN_COST_USD_CENTS = {"evm": int(os.environ.get("RETURN_COST_EVM_USD_CENTS", "300")), "bitcoin": 500}
+# How long a signed-message ownership challenge may be answered.
+OWNERSHIP_CHALLENGE_TTL = timedelta(minutes=int(os.environ.get("OWNERSHIP_CHALLENGE_TTL_MINUTES", "60")))
+
+# --- staff side -----------------------------------------------------------------------------------
+# Staff sessions end STAFF_SESSION_AGE after login; approvers pass a TOTP second factor on /staff/.
+MIDDLEWARE += ["recovery.staff.middleware.StaffSessionMiddleware"]
+# Hours before the deadline a case is flagged "near" when its category has no SlaPolicy row.
+SLA_DEFAULT_WARN_HOURS = int(os.environ.get("SLA_DEFAULT_WARN_HOURS", "12"))
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "recovery.staff_tasks"]
+CELERY_TASK_ROUTES["recovery.staff_tasks.flag_sla_deadlines"] = {"queue": "verify"}
+CELERY_BEAT_SCHEDULE["flag-sla-deadlines"] = {
+    "task": "recovery.staff_tasks.flag_sla_deadlines",
+    "schedule": timedelta(minutes=5),
 }

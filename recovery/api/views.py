@@ -1,0 +1,232 @@
+"""The user REST API: the same abilities as the pages, scoped to the caller, with one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from recovery import selectors
+from recovery.api import serializers as s
+from recovery.models import Network
+from recovery.services import destinations, filing, ownership, user_cases
+from recovery.services.user_errors import UserError
+
+ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 403, 404, 409, 422, 429)}
+
+
+def error_response(code: str, message: str, field: str = "", http: int = 400) -> Response:
+    return Response({"error": {"code": code, "message": message, "field": field}}, status=http)
+
+
+def user_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every refusal as {"error": {"code", "message", "field"}}; no stack traces, no existence leaks."""
+    if isinstance(exc, UserError):
+        return error_response(exc.code, exc.message, exc.field, exc.status)
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        return error_response("not_found", "No such object.", http=404)
+    if isinstance(exc, exceptions.ValidationError):
+        field, message = first_error(exc.detail)
+        return error_response("invalid", message, field)
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 0)
+        return error_response("throttled", f"Too many requests. Try again in {wait} seconds.", http=429)
+    if isinstance(exc, exceptions.APIException):
+        return error_response(str(exc.default_code), str(exc.detail), http=exc.status_code)
+    return None
+
+
+def first_error(detail: Any, field: str = "") -> tuple[str, str]:
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()))
+        return first_error(value, "" if key == "non_field_errors" else str(key))
+    if isinstance(detail, list) and detail:
+        return first_error(detail[0], field)
+    return field, str(detail)
+
+
+class UserAPIView(APIView):
+    """Base of the user endpoints: the error shape and throttling by scope on writes."""
+
+    write_scope = ""
+
+    def get_exception_handler(self) -> Any:
+        return user_exception_handler
+
+    def get_throttles(self) -> list[Any]:
+        if self.write_scope and self.request.method == "POST":
+            self.throttle_scope = self.write_scope
+            return [ScopedRateThrottle()]
+        return []
+
+    def case(self, reference: str) -> Any:
+        return selectors.user_case(self.request.user, reference)
+
+
+def network_of(slug: str) -> Network:
+    network = Network.objects.filter(slug=slug).first()
+    if network is None:
+        raise UserError("unknown_network", "Choose one of the listed networks.", "network")
+    return network
+
+
+class LookupView(UserAPIView):
+    write_scope = "lookups"
+
+    @extend_schema(request=s.LookupInSerializer, responses={200: s.LookupOutSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Look a transaction up, suggest the category and quote the fee (binding, in `quote_token`)."""
+        data = valid(s.LookupInSerializer, request)
+        preview = filing.claim_preview(
+            user=request.user,
+            network=network_of(data["network"]),
+            txid=data["txid"],
+            position=data["position"],
+            amount=data["amount"],
+        )
+        existing = preview.existing_case
+        mine = existing is not None and existing.user_id == request.user.pk
+        body = filing.quote_load(preview.quote_token, request.user)["view"]
+        return Response(
+            {
+                **body,
+                "quote_token": preview.quote_token,
+                "existing_case": str(existing.reference) if mine else None,
+            }
+        )
+
+
+class CasePagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class CaseListView(UserAPIView):
+    write_scope = "filing"
+
+    @extend_schema(responses={200: s.CaseListSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = CasePagination()
+        page = paginator.paginate_queryset(selectors.user_cases(request.user), request, view=self)
+        return paginator.get_paginated_response(s.CaseListSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.FileInSerializer,
+        responses={201: s.CaseDetailSerializer, 200: s.CaseDetailSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """File a case from a lookup's quote_token. A deposit with an open case returns that case (200)."""
+        data = valid(s.FileInSerializer, request)
+        filed = filing.claim_file(
+            user=request.user,
+            quote_token=data["quote_token"],
+            refund_destination=data["refund_destination"],
+            destination_memo=data["destination_memo"],
+            otp_code=data["otp_code"],
+            accept_fee=data["accept_fee"],
+            facts={k: data[k] for k in ("intended_network", "memo_used", "note")},
+        )
+        body = {
+            **s.CaseDetailSerializer(selectors.user_case(request.user, filed.case.reference)).data,
+            "duplicate": not filed.created,
+            "notice": filed.message,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if filed.created else status.HTTP_200_OK)
+
+
+class CaseDetailView(UserAPIView):
+    @extend_schema(responses={200: s.CaseDetailSerializer, 404: s.ErrorSerializer})
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(s.CaseDetailSerializer(self.case(reference)).data)
+
+
+class CaseCancelView(UserAPIView):
+    @extend_schema(request=None, responses={200: s.CaseDetailSerializer, **ERRORS})
+    def post(self, request: Request, reference: str) -> Response:
+        case = user_cases.case_cancel_by_owner(user=request.user, case=self.case(reference))
+        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+
+
+class CaseDestinationView(UserAPIView):
+    write_scope = "proofs"
+
+    @extend_schema(request=s.DestinationInSerializer, responses={200: s.CaseDetailSerializer, **ERRORS})
+    def post(self, request: Request, reference: str) -> Response:
+        """Change the refund destination (second factor required; approvals are voided)."""
+        data = valid(s.DestinationInSerializer, request)
+        case = destinations.destination_change(
+            user=request.user,
+            case=self.case(reference),
+            address=data["refund_destination"],
+            memo=data["destination_memo"],
+            otp_code=data["otp_code"],
+        )
+        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+
+
+class CaseMessagesView(UserAPIView):
+    write_scope = "filing"
+
+    @extend_schema(responses={200: s.MessageSerializer(many=True)})
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(s.MessageSerializer(selectors.case_messages(self.case(reference)), many=True).data)
+
+    @extend_schema(request=s.MessageInSerializer, responses={201: s.MessageSerializer, **ERRORS})
+    def post(self, request: Request, reference: str) -> Response:
+        data = valid(s.MessageInSerializer, request)
+        message = user_cases.case_message_post(
+            user=request.user, case=self.case(reference), body=data["body"]
+        )
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ChallengeView(UserAPIView):
+    write_scope = "proofs"
+
+    @extend_schema(request=s.ChallengeInSerializer, responses={201: s.ChallengeSerializer, **ERRORS})
+    def post(self, request: Request, reference: str) -> Response:
+        """A message to sign with the sending address (EIP-191, BIP-322 simple or legacy signmessage)."""
+        data = valid(s.ChallengeInSerializer, request)
+        challenge = ownership.challenge_issue(
+            user=request.user, case=self.case(reference), address=data["address"], method=data["method"]
+        )
+        return Response(s.ChallengeSerializer(challenge).data, status=status.HTTP_201_CREATED)
+
+
+class ProofView(UserAPIView):
+    write_scope = "proofs"
+
+    @extend_schema(request=s.ProofInSerializer, responses={200: s.CaseDetailSerializer, **ERRORS})
+    def post(self, request: Request, reference: str) -> Response:
+        data = valid(s.ProofInSerializer, request)
+        case = ownership.challenge_answer(
+            user=request.user, case=self.case(reference), nonce=data["nonce"], signature=data["signature"]
+        )
+        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+
+
+class EmailCodeView(UserAPIView):
+    write_scope = "proofs"
+
+    @extend_schema(request=s.EmailCodeInSerializer, responses={202: None, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """E-mail a one-time code confirming one destination (for users without an authenticator)."""
+        data = valid(s.EmailCodeInSerializer, request)
+        destinations.destination_code_send(
+            user=request.user, network=network_of(data["network"]), address=data["address"], memo=data["memo"]
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+def valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
