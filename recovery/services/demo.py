@@ -12,6 +12,7 @@ from django.db import transaction
 
 from chains.evm.signer import LocalHDSigner
 from recovery.models import DepositAddress, UserProfile
+from recovery.services.sla_flags import sla_policies_ensure
 from recovery.services.staff import roles_ensure
 
 # Deposit-address derivation indices start high so they never collide with anvil's funded accounts (0-9).
@@ -43,6 +44,7 @@ def demo_seed(*, addresses_per_user: int = 3) -> list[DemoLogin]:
         raise RuntimeError("demo data is never seeded in production")
     call_command("loaddata", "networks", verbosity=0)
     roles_ensure()
+    sla_policies_ensure()
     signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
     users = get_user_model()
     for number, login in enumerate(DEMO_LOGINS):
