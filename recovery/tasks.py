@@ -9,7 +9,7 @@ from celery import shared_task
 
 from chains.base import TransientChainError
 from recovery.models import Network
-from recovery.services import audit, notify, scanning
+from recovery.services import audit, auto_return, notify, refunds, scanning
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +46,41 @@ def scan_all_networks() -> int:
     ids = list(Network.objects.filter(scan_enabled=True).values_list("pk", flat=True))
     for network_id in ids:
         scan_network.delay(network_id)
+    return len(ids)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientChainError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=None,
+)
+def refund_advance(self, refund_id: int) -> str:
+    """Money task: redelivered if the worker dies, so every step is idempotent (see services/refunds.py)."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    delay = refunds.refund_advance(refund_id=refund_id, redelivered=redelivered)
+    if delay is not None:
+        refund_advance.apply_async((refund_id,), countdown=delay)
+    return "done" if delay is None else f"next step in {delay}s"
+
+
+@shared_task
+def sweep_stuck_refunds() -> int:
+    return refunds.refunds_sweep_stuck()
+
+
+@shared_task(acks_late=True, autoretry_for=(TransientChainError,), retry_backoff=True, max_retries=None)
+def deposits_triage(deposit_ids: list[int]) -> int:
+    """Idempotent: a deposit is decided once (its row is locked and its disposition set)."""
+    return sum(auto_return.deposit_triage(deposit_id=pk) is not None for pk in deposit_ids)
+
+
+@shared_task
+def sweep_untriaged_deposits() -> int:
+    ids = auto_return.deposits_awaiting_triage()
+    if ids:
+        deposits_triage.delay(ids)
     return len(ids)

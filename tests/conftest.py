@@ -10,16 +10,19 @@ from hypothesis import settings as hypothesis_settings
 
 from recovery.celery import app as celery_app
 
-pytest_plugins = ["tests.fixtures_anvil", "tests.fixtures_bitcoin"]
+pytest_plugins = ["tests.fixtures_anvil", "tests.fixtures_bitcoin", "tests.payout_env"]
 
 # CI is reproducible (a fixed example sequence); local runs explore new examples every time.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-# The test process runs tasks in-process; tests of real workers send through a real broker explicitly.
-celery_app.conf.task_always_eager = True
-celery_app.conf.task_eager_propagates = True
+# Tasks enqueued by the code under test go to an in-memory broker nobody consumes: a test calls the
+# service a task would call, or starts real workers and sends through the real broker explicitly.
+# (Eager mode would run self-rescheduling money tasks in a loop inside the test process.)
+celery_app.conf.task_always_eager = False
+celery_app.conf.broker_url = "memory://"
+celery_app.conf.broker_transport_options = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -51,7 +51,13 @@ class WorkerProcess:
 
 @contextmanager
 def celery_worker(
-    *, queues: str, log_path: Path, concurrency: int = 1, env: dict[str, str] | None = None
+    *,
+    queues: str,
+    log_path: Path,
+    concurrency: int = 1,
+    env: dict[str, str] | None = None,
+    new_group: bool = False,
+    name: str = "worker",
 ) -> Iterator[WorkerProcess]:
     """A real `celery worker` process on the test database and the real broker, logging to a file."""
     worker_env = {
@@ -65,6 +71,8 @@ def celery_worker(
     command += [
         "-c",
         str(concurrency),
+        "-n",
+        f"{name}@%h",
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",
@@ -72,7 +80,50 @@ def celery_worker(
         "INFO",
     ]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_group,
+        )
+    try:
+        yield WorkerProcess(process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def celery_beat(
+    *, log_path: Path, schedule_path: Path, env: dict[str, str] | None = None
+) -> Iterator[WorkerProcess]:
+    """A real `celery beat` on the test database and the real broker."""
+    beat_env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "CELERY_BROKER_URL": BROKER_URL,
+        **(env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "recovery",
+        "beat",
+        "-l",
+        "INFO",
+        "-s",
+        str(schedule_path),
+    ]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=beat_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield WorkerProcess(process, log_path)
     finally:

@@ -45,7 +45,12 @@ class Refund(models.Model):
     raw_tx = models.TextField(blank=True, help_text="Hex of the signed bytes of the current attempt.")
     tx_hash = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked the refund up.")
+    deliveries = models.PositiveIntegerField(
+        default=0, help_text="Times a money task was redelivered after a crash."
+    )
+    unclear_sends = models.PositiveIntegerField(
+        default=0, help_text="Broadcasts whose outcome stayed unclear."
+    )
     block_number = models.PositiveBigIntegerField(null=True, blank=True)
     block_hash = models.CharField(max_length=100, blank=True)
     amount_received = BaseUnitsField(null=True, blank=True, help_text="Balance change at the destination.")
@@ -74,8 +79,9 @@ class Refund(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
             models.CheckConstraint(condition=Q(fee_amount__gte=0), name="refund_fee_gte_0"),
+            # Signed, sent, mined or failed on-chain: the exact bytes are on record (never re-signed).
             models.CheckConstraint(
-                condition=Q(state__in=["queued", "signing", "cancelled"]) | ~Q(raw_tx=""),
+                condition=~Q(state__in=["signed", "broadcast", "confirmed", "failed"]) | ~Q(raw_tx=""),
                 name="refund_signed_bytes_stored_before_broadcast",
             ),
         ]
@@ -96,6 +102,7 @@ class RefundAttempt(models.Model):
     fee_cap = BaseUnitsField(null=True, blank=True)
     outcome = models.CharField(max_length=16, blank=True)
     detail = models.TextField(blank=True)
+    unsigned = models.JSONField(default=dict, blank=True, help_text="The signed fields (for a fee bump).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,7 +12,7 @@ from chains.base import BlockRef, Chain, ScanResult, Transfer
 from chains.scan import scan_stage
 from recovery.chain_registry import chain_for
 from recovery.locks import advisory_lock
-from recovery.models import Deposit, DepositAddress, DepositStatus, Network, ScanCursor, ScannedBlock
+from recovery.models import Deposit, DepositAddress, DepositStatus, Family, Network, ScanCursor, ScannedBlock
 from recovery.services.classify import Listing, deposit_class
 from recovery.services.watched import watched_addresses
 
@@ -155,9 +155,13 @@ def deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report
         for d in Deposit.objects.filter(network=network, txid__in={t.txid for t in transfers})
     }
     listing = Listing.of(network)
+    internal = internal_senders(network)
     now = timezone.now()
     new_rows, seen_ids = [], []
     for transfer in transfers:
+        if transfer.sender in internal:
+            report.skipped_items.append(f"{transfer.txid}:{transfer.index} our own gas top-up")
+            continue
         owner = owners.get(transfer.recipient)
         if owner is None:  # a digest collision in the watched set, or an address removed since
             report.not_ours += 1
@@ -176,7 +180,25 @@ def deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report
     created = Deposit.objects.bulk_create(new_rows, ignore_conflicts=False) if new_rows else []
     report.recorded += len(created)
     report.new_deposit_ids.extend(d.pk for d in created)
+    if created:
+        triage_on_commit([d.pk for d in created])
     return seen_ids + [d.pk for d in created]
+
+
+def internal_senders(network: Network) -> set[str]:
+    """The exchange's own wallets whose payments to deposit addresses are not deposits (gas top-ups)."""
+    if network.family != Family.EVM:
+        return set()
+    from recovery.signers import evm_signer
+
+    return {evm_signer().gas_wallet_address()}
+
+
+def triage_on_commit(deposit_ids: list[int]) -> None:
+    """New deposits go to the return policy once they are committed (a lost message: the sweeper)."""
+    from recovery import tasks
+
+    transaction.on_commit(lambda: tasks.deposits_triage.delay(deposit_ids))
 
 
 def deposit_owners(network: Network, recipients: set[str]) -> dict[str, DepositAddress]:

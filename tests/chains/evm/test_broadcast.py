@@ -171,6 +171,10 @@ def test_fault_ends_mined_once_or_clearly_unresolved(
     assert (result.outcome, result.txid) == (outcome, signed.txid)
     assert proxy.sends_forwarded == int(forward)
     resolved = resolve_unclear(evm_chain, signed)
+    deadline = time.monotonic() + 10
+    while resolved is not None and resolved.status is TxStatus.PENDING and time.monotonic() < deadline:
+        time.sleep(0.05)  # anvil's automine seals the block just after it accepts the transaction
+        resolved = resolve_unclear(evm_chain, signed)
     assert (resolved.status if resolved else None) is found
     assert _paid_times(anvil, sender, nonce, balance) == int(forward)
     if resolved is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from eth_utils import keccak, to_checksum_address
 
@@ -60,10 +62,21 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
     anvil.reorg(3, [(mint, 1)])
 
     new = evm_chain.scan(head - 2, anvil.head(), watched)
+    deadline = time.monotonic() + 10
+    while not new.transfers and time.monotonic() < deadline:  # the node seals replacement blocks async
+        time.sleep(0.05)
+        new = evm_chain.scan(head - 2, anvil.head(), watched)
     assert [(t.amount, t.block_number) for t in new.transfers] == [(6, head - 1)]
     assert new.transfers[0].block_hash == evm_chain.block_ref(head - 1).hash
     assert all(o.hash != n.hash for o, n in zip(old.blocks, new.blocks, strict=True))
     assert new.blocks[0].parent_hash == old.blocks[0].parent_hash  # the fork point is below the range
+
+
+def wait_for_code(anvil: Anvil, address: str) -> None:
+    """anvil seals mined blocks asynchronously; wait until the latest state shows the contract again."""
+    deadline = time.monotonic() + 10
+    while anvil.rpc.call("eth_getCode", [address, "latest"]) in ("0x", "") and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_rollback_removes_blocks_and_the_new_chain_differs(
@@ -81,6 +94,7 @@ def test_rollback_removes_blocks_and_the_new_chain_differs(
     with pytest.raises(ChainError):
         evm_chain.block_ref(head)
     anvil.mine(2)
+    wait_for_code(anvil, evm_contracts["TestToken"].address)
     rescan = evm_chain.scan(head - 1, head, watched)
     assert rescan.transfers == ()
     assert [r.hash for r in rescan.blocks] != [r.hash for r in old_refs]

@@ -1,0 +1,274 @@
+"""EVM refunds: what to send, the gas top-up, signing under the row lock, sending stored bytes, receipts."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chains.base import BroadcastOutcome, SignedTx, TxStatus
+from chains.evm.broadcast import resolve_unclear
+from chains.evm.chain import EvmChain
+from chains.evm.refund import (
+    Call,
+    bump_fees,
+    current_fees,
+    erc20_transfer,
+    erc721_safe_transfer,
+    erc1155_safe_transfer,
+    estimate_refund_gas,
+    gas_top_up,
+    native_transfer,
+    top_up_needed,
+    unsigned_tx,
+)
+from chains.evm.signer import GAS_WALLET, EvmUnsigned, Fees
+from recovery.failpoints import failpoint
+from recovery.models import GasTopUp, Network, Refund, RefundAttempt, RefundState, TokenStandard
+from recovery.services.nonces import nonce_take
+from recovery.signers import evm_signer
+
+log = logging.getLogger(__name__)
+NATIVE_GAS = 21_000
+
+
+class RefundBlocked(Exception):
+    """The refund must not be signed now; `human` says whether it waits for a person or just for time."""
+
+    def __init__(self, reason: str, *, human: bool) -> None:
+        super().__init__(reason)
+        self.human = human
+
+
+@dataclass(frozen=True)
+class Plan:
+    call: Call
+    gas: int
+    fees: Fees
+
+
+def chain_nonce(chain: EvmChain, address: str) -> int:
+    return int(chain.rpc.call("eth_getTransactionCount", [address, "latest"]), 16)
+
+
+def balance_of(chain: EvmChain, address: str) -> int:
+    return int(chain.rpc.call("eth_getBalance", [address, "latest"]), 16)
+
+
+def refund_call(refund: Refund, value_for_native: int = 0) -> Call:
+    token = refund.contract
+    if refund.standard == TokenStandard.ERC20:
+        return erc20_transfer(token, refund.destination, refund.amount)
+    if refund.standard == TokenStandard.ERC721:
+        return erc721_safe_transfer(token, refund.sender, refund.destination, refund.token_id)
+    if refund.standard == TokenStandard.ERC1155:
+        return erc1155_safe_transfer(token, refund.sender, refund.destination, refund.token_id, refund.amount)
+    return native_transfer(refund.destination, value_for_native)
+
+
+def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
+    """The call, gas and fees. A native refund pays its own gas out of the refunded amount."""
+    fees = current_fees(chain.rpc, eip1559=bool((network.options or {}).get("eip1559", True)))
+    if refund.standard == TokenStandard.NATIVE:
+        value = refund.amount - NATIVE_GAS * fees.per_gas_cap
+        if value <= 0:
+            raise RefundBlocked("the native amount does not cover the gas of returning it", human=True)
+        return Plan(native_transfer(refund.destination, value), NATIVE_GAS, fees)
+    call = refund_call(refund)
+    return Plan(call, estimate_refund_gas(chain.rpc, refund.sender, call), fees)
+
+
+def signed_of(refund: Refund) -> SignedTx:
+    return SignedTx(
+        raw=bytes.fromhex(refund.raw_tx), txid=refund.tx_hash, nonce=refund.nonce, sender=refund.sender
+    )
+
+
+# --- gas top-up ----------------------------------------------------------------------------------
+
+
+def top_up_step(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
+    """True when the deposit address can pay the refund's gas; else sends or follows the top-up."""
+    if refund.standard == TokenStandard.NATIVE:
+        return True
+    need = top_up_needed(balance_of(chain, refund.sender), plan.gas, plan.fees.per_gas_cap)
+    existing = GasTopUp.objects.filter(refund=refund).first()
+    if need == 0:
+        if existing is not None and existing.state != "confirmed":
+            GasTopUp.objects.filter(pk=existing.pk).update(state="confirmed", confirmed_at=timezone.now())
+        return True
+    if existing is None:
+        existing = top_up_sign(refund=refund, chain=chain, network=network, amount=need)
+    elif existing.state == "confirmed":
+        raise RefundBlocked(
+            "fees rose above what the gas top-up covered; waiting for lower fees", human=False
+        )
+    top_up_send(existing, chain)
+    return False
+
+
+def top_up_sign(*, refund: Refund, chain: EvmChain, network: Network, amount: int) -> GasTopUp:
+    signer = evm_signer()
+    gas_wallet = signer.gas_wallet_address()
+    fees = current_fees(chain.rpc, eip1559=bool((network.options or {}).get("eip1559", True)))
+    with transaction.atomic():
+        nonce = nonce_take(
+            network=network, address=gas_wallet, chain_nonce=lambda: chain_nonce(chain, gas_wallet)
+        )
+        unsigned = unsigned_tx(
+            gas_top_up(refund.sender, amount),
+            key=GAS_WALLET,
+            nonce=nonce,
+            gas=NATIVE_GAS,
+            fees=fees,
+            chain_id=network.chain_id,
+        )
+        signed = signer.sign(unsigned)
+        return GasTopUp.objects.create(
+            refund=refund,
+            network=network,
+            sender=gas_wallet,
+            amount=amount,
+            nonce=nonce,
+            raw_tx=signed.raw.hex(),
+            tx_hash=signed.txid,
+        )
+
+
+def top_up_send(top_up: GasTopUp, chain: EvmChain) -> None:
+    """Send the stored top-up bytes (idempotent) and note when they are mined."""
+    receipt = chain.receipt(top_up.tx_hash)
+    if receipt is None:
+        signed = SignedTx(raw=bytes.fromhex(top_up.raw_tx), txid=top_up.tx_hash, nonce=top_up.nonce)
+        result = chain.broadcast(signed)
+        state = (
+            "broadcast"
+            if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN)
+            else ""
+        )
+        if state:
+            GasTopUp.objects.filter(pk=top_up.pk, state="signed").update(state=state)
+        return
+    if receipt.status == TxStatus.SUCCESS:
+        GasTopUp.objects.filter(pk=top_up.pk).update(state="confirmed", confirmed_at=timezone.now())
+    elif receipt.status == TxStatus.FAILED:
+        GasTopUp.objects.filter(pk=top_up.pk).update(state="failed")
+        raise RefundBlocked(f"the gas top-up {top_up.tx_hash} failed on-chain", human=True)
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+
+def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> SignedTx:
+    """Take the nonce, sign and store the bytes; called with the refund row locked, in its transaction."""
+    nonce = nonce_take(
+        network=network, address=refund.sender, chain_nonce=lambda: chain_nonce(chain, refund.sender)
+    )
+    unsigned = unsigned_tx(
+        plan.call, key=refund.key_index, nonce=nonce, gas=plan.gas, fees=plan.fees, chain_id=network.chain_id
+    )
+    signed = evm_signer().sign(unsigned)
+    if signed.sender != refund.sender:
+        raise RefundBlocked(f"key index {refund.key_index} does not derive {refund.sender}", human=True)
+    failpoint("after_sign", refund.pk)
+    attempt_store(refund, signed, unsigned)
+    return signed
+
+
+def attempt_store(refund: Refund, signed: SignedTx, unsigned: EvmUnsigned) -> None:
+    number = refund.attempts + 1
+    RefundAttempt.objects.create(
+        refund=refund,
+        number=number,
+        raw_tx=signed.raw.hex(),
+        tx_hash=signed.txid,
+        nonce=signed.nonce,
+        fee_cap=unsigned.fee_cap,
+        unsigned=unsigned_to_json(unsigned),
+    )
+    refund.raw_tx, refund.tx_hash, refund.nonce = signed.raw.hex(), signed.txid, signed.nonce
+    refund.attempts = number
+    refund.state = RefundState.SIGNED
+    refund.signed_at = refund.signed_at or timezone.now()
+    refund.save(update_fields=["raw_tx", "tx_hash", "nonce", "attempts", "state", "signed_at", "updated_at"])
+
+
+def unsigned_to_json(unsigned: EvmUnsigned) -> dict:
+    fees = unsigned.fees
+    return {
+        "key": unsigned.key,
+        "chain_id": unsigned.chain_id,
+        "nonce": unsigned.nonce,
+        "to": unsigned.to,
+        "value": str(unsigned.value),
+        "gas": unsigned.gas,
+        "max_fee_per_gas": None if fees.max_fee_per_gas is None else str(fees.max_fee_per_gas),
+        "max_priority_fee_per_gas": None
+        if fees.max_priority_fee_per_gas is None
+        else str(fees.max_priority_fee_per_gas),
+        "gas_price": None if fees.gas_price is None else str(fees.gas_price),
+        "data": unsigned.data.hex(),
+    }
+
+
+def unsigned_from_json(fields: dict) -> EvmUnsigned:
+    def number(name: str) -> int | None:
+        return None if fields.get(name) is None else int(fields[name])
+
+    return EvmUnsigned(
+        key=fields["key"],
+        chain_id=fields["chain_id"],
+        nonce=fields["nonce"],
+        to=fields["to"],
+        value=int(fields["value"]),
+        gas=fields["gas"],
+        fees=Fees(
+            max_fee_per_gas=number("max_fee_per_gas"),
+            max_priority_fee_per_gas=number("max_priority_fee_per_gas"),
+            gas_price=number("gas_price"),
+        ),
+        data=bytes.fromhex(fields["data"]),
+    )
+
+
+def refund_bump_locked(refund: Refund, chain: EvmChain, network: Network) -> SignedTx:
+    """A same-nonce replacement with higher fees, stored as a new attempt before it is sent."""
+    last = refund.attempt_rows.order_by("-number").first()
+    previous = unsigned_from_json(last.unsigned)
+    floor = current_fees(chain.rpc, eip1559=previous.fees.is_eip1559)
+    bumped = bump_fees(previous, floor=floor)
+    if refund.standard == TokenStandard.NATIVE:  # a native refund pays its gas out of the amount
+        value = refund.amount - bumped.gas * bumped.fees.per_gas_cap
+        if value <= 0:
+            raise RefundBlocked("a fee bump would cost more than the native amount", human=True)
+        bumped = dataclasses.replace(bumped, value=value)
+    signed = evm_signer().sign(bumped)
+    attempt_store(refund, signed, bumped)
+    return signed
+
+
+def received_amount(chain: EvmChain, refund: Refund) -> int:
+    """What the destination received in the mined refund, read from the receipt's transfers to it."""
+    lookup = chain.lookup_tx(refund.tx_hash, watched={refund.destination})
+    moved = [
+        t
+        for t in lookup.transfers
+        if t.recipient == refund.destination
+        and (t.contract or "").lower() == (refund.contract or "").lower()
+        and (refund.token_id is None or t.token_id == refund.token_id)
+    ]
+    return sum(t.amount for t in moved)
+
+
+def resolve(chain: EvmChain, refund: Refund):
+    return resolve_unclear(chain, signed_of(refund))
+
+
+def bump_due(refund: Refund) -> bool:
+    last = refund.attempt_rows.order_by("-number").first()
+    waited = (timezone.now() - (last.created_at if last else refund.updated_at)).total_seconds()
+    return waited >= settings.REFUND_BUMP_AFTER_SECONDS

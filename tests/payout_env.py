@@ -1,0 +1,104 @@
+"""A scanned anvil network with a funded gas wallet and one deposit address: the setting of payout tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from chains.evm.chain import EvmChain
+from chains.evm.signer import LocalHDSigner
+from recovery.chain_registry import chain_for, forget_chains
+from recovery.models import Deposit, DepositAddress, Network, Refund
+from recovery.services.refunds import refund_advance
+from recovery.services.scanning import network_scan
+from recovery.services.watched import forget_watched
+
+CONFIRMATIONS = 2
+DEPOSIT_INDEX = 1000
+
+
+@dataclass
+class Payout:
+    node: object
+    network: Network
+    contracts: dict
+    users: object
+    deposit_address: str
+    user: str  # the anvil account that made the wrong deposit and gets it back
+
+    @property
+    def chain(self) -> EvmChain:
+        return chain_for(self.network)
+
+    def nonce(self, address: str) -> int:
+        return int(self.node.rpc.call("eth_getTransactionCount", [address, "latest"]), 16)
+
+
+@pytest.fixture
+def payout(evm_snapshot, evm_contracts, users):
+    forget_chains()
+    forget_watched()
+    node = evm_snapshot
+    network = Network.objects.create(
+        slug="anvil",
+        name="Anvil",
+        family="evm",
+        chain_id=31337,
+        confirmations=CONFIRMATIONS,
+        native_symbol="ETH",
+        rpc_url=node.url,
+        options={"eip1559": True, "traces": True, "scan_batch": 50, "start_block": node.head() + 1},
+    )
+    signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
+    address = signer.address(DEPOSIT_INDEX)
+    DepositAddress.objects.create(
+        family="evm", address=address, owner_ref="ACC-alice", derivation_index=DEPOSIT_INDEX
+    )
+    node.set_balance(signer.gas_wallet_address(), 10**20)
+    yield Payout(node, network, evm_contracts, users, address, node.accounts[4])
+    forget_chains()
+    forget_watched()
+
+
+def deposit_of(p: Payout, kind: str) -> Deposit:
+    """Make the wrong deposit on-chain, confirm it, and let the scanner record it."""
+    node, c, user, to = p.node, p.contracts, p.user, p.deposit_address
+    if kind == "RevertingToken":  # it can be minted (an airdrop) but never moved again
+        txid = node.transact(c[kind], "mint", to, 3 * 10**18)
+    elif kind in ("TestToken", "NoReturnToken", "FeeToken"):
+        node.transact(c[kind], "mint", user, 10 * 10**18)
+        txid = node.transact(c[kind], "transfer", to, 3 * 10**18, sender=user)
+    elif kind == "TestNFT":
+        node.transact(c[kind], "mint", user, 42)
+        txid = node.transact(c[kind], "safeTransferFrom", user, to, 42, sender=user)
+    elif kind == "TestMultiToken":
+        node.transact(c[kind], "mint", user, 7, 50)
+        txid = node.transact(c[kind], "safeTransferFrom", user, to, 7, 20, b"", sender=user)
+    else:
+        txid = node.send({"from": user, "to": to, "value": 10**17})
+    node.mine(CONFIRMATIONS)
+    network_scan(network_id=p.network.pk)
+    return Deposit.objects.get(txid=txid)
+
+
+def run_to_end(p: Payout, refund: Refund, *, max_steps: int = 40) -> Refund:
+    """What the refunds worker does, step by step; the test mines a block between steps."""
+    for _ in range(max_steps):
+        if refund_advance(refund_id=refund.pk) is None:
+            break
+        p.node.mine(1)
+    refund.refresh_from_db()
+    return refund
+
+
+def balance(p: Payout, kind: str, holder: str) -> int:
+    if kind == "native":
+        return p.node.balance(holder)
+    c = p.contracts[kind]
+    if kind == "TestNFT":
+        return int(p.node.call(c, "ownerOf", 42).lower() == holder.lower())
+    if kind == "TestMultiToken":
+        return p.node.call(c, "balanceOf", holder, 7)
+    return p.node.call(c, "balanceOf", holder)
