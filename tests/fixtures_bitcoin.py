@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,10 @@ from tests.chains.bitcoin.fake_node import FIXTURES_DIR, FakeBitcoinNode
 def bitcoin_node() -> Iterator[FakeBitcoinNode]:
     """A fresh fake bitcoind (one synthetic block at height 800,000) serving on 127.0.0.1:<free port>."""
     if not FIXTURES_DIR.is_dir():
-        pytest.skip(f"Bitcoin fixtures not found at {FIXTURES_DIR}")
+        message = f"Bitcoin fixtures not found at {FIXTURES_DIR}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     node = FakeBitcoinNode().start()
     yield node
     node.stop()

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from chains.base import BroadcastOutcome, SignedTx, TxStatus
-from chains.evm.broadcast import resolve_unclear
 from chains.evm.chain import EvmChain
 from chains.evm.refund import (
     Call,
@@ -82,16 +81,10 @@ def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
     return Plan(call, estimate_refund_gas(chain.rpc, refund.sender, call), fees)
 
 
-def signed_of(refund: Refund) -> SignedTx:
-    return SignedTx(
-        raw=bytes.fromhex(refund.raw_tx), txid=refund.tx_hash, nonce=refund.nonce, sender=refund.sender
-    )
-
-
 # --- gas top-up ----------------------------------------------------------------------------------
 
 
-def top_up_step(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
+def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
     """True when the deposit address can pay the refund's gas; else sends or follows the top-up."""
     if refund.standard == TokenStandard.NATIVE:
         return True
@@ -262,10 +255,6 @@ def received_amount(chain: EvmChain, refund: Refund) -> int:
         and (refund.token_id is None or t.token_id == refund.token_id)
     ]
     return sum(t.amount for t in moved)
-
-
-def resolve(chain: EvmChain, refund: Refund):
-    return resolve_unclear(chain, signed_of(refund))
 
 
 def bump_due(refund: Refund) -> bool:

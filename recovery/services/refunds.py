@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from types import ModuleType
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from chains.base import BroadcastOutcome, TxStatus
+from chains.base import BroadcastOutcome, SignedTx, TxStatus
 from chains.evm.refund import RefundWouldRevert
 from recovery.chain_registry import chain_for
 from recovery.failpoints import failpoint
@@ -34,7 +35,7 @@ from recovery.models import (
 )
 from recovery.pricing import price_source
 from recovery.roles import Actor
-from recovery.services import evm_payout
+from recovery.services import btc_payout, evm_payout
 from recovery.services.destinations import destination_usable
 from recovery.services.evm_payout import RefundBlocked
 from recovery.workflow import approvals_complete, transition
@@ -70,6 +71,18 @@ def refund_queue(*, case_id: int) -> Refund:
     return refund
 
 
+def payout_for(network) -> ModuleType:
+    """The family's payout module: refund_plan, funding_ready, refund_sign_locked, received_amount."""
+    return {Family.EVM: evm_payout, Family.BITCOIN: btc_payout}[network.family]
+
+
+def stored_bytes(refund: Refund) -> SignedTx:
+    """The signed transaction exactly as stored before it was first sent."""
+    return SignedTx(
+        raw=bytes.fromhex(refund.raw_tx), txid=refund.tx_hash, nonce=refund.nonce, sender=refund.sender
+    )
+
+
 def enqueue_advance(refund_id: int, countdown: float = 0) -> None:
     from recovery import tasks
 
@@ -88,9 +101,6 @@ def refund_advance(*, refund_id: int, redelivered: bool = False) -> float | None
         RefundState.BROADCAST: step_track,
     }.get(RefundState(refund.state))
     if step is None:
-        return None
-    if refund.network.family != Family.EVM:
-        refund_needs_review(refund, "automatic refunds on this network family are not wired yet")
         return None
     try:
         return step(refund)
@@ -160,8 +170,9 @@ def auto_destination_usable(case: RecoveryCase) -> tuple[bool, str]:
 def step_sign(refund: Refund) -> float | None:
     signing_guards(refund)
     chain = chain_for(refund.network)
-    plan = evm_payout.refund_plan(refund, chain, refund.network)
-    if not evm_payout.top_up_step(refund, chain, refund.network, plan):
+    payout = payout_for(refund.network)
+    plan = payout.refund_plan(refund, chain, refund.network)
+    if not payout.funding_ready(refund, chain, refund.network, plan):
         return WAIT_TOP_UP
     with transaction.atomic():
         locked = Refund.objects.select_for_update(skip_locked=True).filter(
@@ -171,7 +182,7 @@ def step_sign(refund: Refund) -> float | None:
         if claimed is None:
             return 0.5  # another worker holds it or moved it on: look again shortly
         signing_guards(claimed)
-        evm_payout.refund_sign_locked(claimed, chain, claimed.network, plan)
+        payout.refund_sign_locked(claimed, chain, claimed.network, plan)
     failpoint("after_commit", refund.pk)
     return 0
 
@@ -181,7 +192,7 @@ def step_sign(refund: Refund) -> float | None:
 
 def step_send(refund: Refund) -> float | None:
     chain = chain_for(refund.network)
-    result = chain.broadcast(evm_payout.signed_of(refund))
+    result = chain.broadcast(stored_bytes(refund))
     failpoint("after_broadcast", refund.pk)
     if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
         refund_mark_broadcast(refund)
@@ -189,7 +200,7 @@ def step_send(refund: Refund) -> float | None:
     if result.outcome == BroadcastOutcome.REJECTED:
         refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
         return None
-    if evm_payout.resolve(chain, refund) is not None:  # mined or in the pool after all
+    if chain.receipt(refund.tx_hash) is not None:  # mined or in the pool after all
         refund_mark_broadcast(refund)
         return WAIT_RECEIPT
     Refund.objects.filter(pk=refund.pk).update(unclear_sends=F("unclear_sends") + 1, last_error=result.detail)
@@ -225,11 +236,11 @@ def step_track(refund: Refund) -> float | None:
         refund_settle(refund, attempt.tx_hash, receipt, chain)
         return None
     if any(r is not None for _, r in receipts):  # pending in the pool
-        if evm_payout.bump_due(refund):
+        if refund.network.family == Family.EVM and evm_payout.bump_due(refund):
             refund_bump(refund, chain)
         return WAIT_RECEIPT
     # No node knows any attempt (dropped from the pool): send the latest stored bytes again.
-    chain.broadcast(evm_payout.signed_of(refund))
+    chain.broadcast(stored_bytes(refund))
     return WAIT_UNCLEAR
 
 
@@ -244,7 +255,7 @@ def refund_bump(refund: Refund, chain) -> None:
         evm_payout.refund_bump_locked(claimed, chain, claimed.network)
         claimed.state = RefundState.BROADCAST
         claimed.save(update_fields=["state"])
-    chain.broadcast(evm_payout.signed_of(Refund.objects.get(pk=refund.pk)))
+    chain.broadcast(stored_bytes(Refund.objects.get(pk=refund.pk)))
 
 
 @transaction.atomic
@@ -261,7 +272,7 @@ def refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
         if moved:
             transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
         return
-    received = evm_payout.received_amount(chain, refund)
+    received = payout_for(refund.network).received_amount(chain, refund)
     moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
         state=RefundState.CONFIRMED,
         tx_hash=tx_hash,

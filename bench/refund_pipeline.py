@@ -1,0 +1,203 @@
+"""Benchmark: detection latency and refund throughput of the real pipeline (beat, workers, RabbitMQ, PG).
+
+Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/recovery .venv/bin/python bench/refund_pipeline.py
+     [--deposits 20] [--refunds 20] [--block-time 1]
+anvil mines a block every --block-time seconds; the anvil network needs 2 blocks on top.
+1. Detection latency: --deposits wrong deposits, one per block; for each, the time from the moment its
+   block has the confirmation depth (observed by polling the node) to its auto case being opened.
+2. Refund throughput: --refunds queued auto-return refunds, (a) all handed to the workers at once (each
+   refund's own nonce, many in flight per block) vs (b) the same batch one at a time, each waiting for
+   the previous refund's confirmation; refunds confirmed per minute for both.
+Uses a throwaway database (<name>_bench) and RabbitMQ queues it purges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recovery.settings")
+# This process enqueues nothing by itself (the batch is handed to the workers explicitly, when timed).
+os.environ["CELERY_BROKER_URL"] = "memory://"
+BROKER = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CONFIRMATIONS = 2
+
+
+def start(kind: str, db_url: str, log: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": BROKER}
+    cmd = [sys.executable, "-m", "celery", "-A", "recovery", kind, "-l", "WARNING", *extra]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deposits", type=int, default=20)
+    parser.add_argument("--refunds", type=int, default=20)
+    parser.add_argument("--block-time", type=float, default=1.0)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from celery import Celery
+    from django.conf import settings
+    from django.db import connection
+
+    from chains.evm.devnet import Anvil, deploy_contract
+    from chains.evm.signer import LocalHDSigner
+    from recovery.models import AssetPrice, DepositAddress, Network, RecoveryCase, Refund, RefundState
+
+    creation = connection.creation
+    bench_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    s = connection.settings_dict
+    db_url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    broker = Celery("bench", broker=BROKER)
+    broker.control.purge()
+    processes: list[subprocess.Popen] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    try:
+        with Anvil(block_time=args.block_time) as node:
+            token = deploy_contract(node, "NoReturnToken")
+            network = Network.objects.create(
+                slug="anvil", name="Anvil", family="evm", chain_id=31337, confirmations=CONFIRMATIONS,
+                native_symbol="ETH", rpc_url=node.url, scan_enabled=False,
+                options={"eip1559": True, "traces": False, "scan_batch": 50, "start_block": node.head() + 1},
+            )  # fmt: skip
+            AssetPrice.objects.create(
+                network=network, contract="", symbol="ETH", decimals=18, usd_micros_per_unit=3 * 10**9
+            )
+            AssetPrice.objects.create(
+                network=network, contract=token.address, symbol="NRT", decimals=18, usd_micros_per_unit=10**6
+            )
+            signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
+            node.set_balance(signer.gas_wallet_address(), 10**21)
+            total = args.deposits + 2 * args.refunds
+            addresses = [signer.address(5000 + n) for n in range(total)]
+            DepositAddress.objects.bulk_create(
+                DepositAddress(family="evm", address=a, owner_ref="ACC-bench", derivation_index=5000 + n)
+                for n, a in enumerate(addresses)
+            )
+            user = node.accounts[1]
+            node.transact(token, "mint", user, total * 10**18)
+
+            # The pipeline's processes: two workers on every queue and one beat.
+            worker_args = (
+                "-Q",
+                "scan,verify,refunds,notify",
+                "-c",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+            )
+            for name in ("w1", "w2"):
+                processes.append(
+                    start("worker", db_url, tmp / f"{name}.log", *worker_args, "-n", f"{name}@%h")
+                )
+            Network.objects.filter(pk=network.pk).update(scan_enabled=True)
+            processes.append(start("beat", db_url, tmp / "beat.log", "-s", str(tmp / "beat-schedule")))
+            time.sleep(5)
+
+            # 1. Detection latency (refunds of these run too, but are not measured here).
+            depth_reached: dict[str, float] = {}
+            txids = []
+            for address in addresses[: args.deposits]:
+                txids.append(node.transact(token, "transfer", address, 10**18, sender=user))
+            pending = set(txids)
+            deadline = time.monotonic() + 120
+            while pending and time.monotonic() < deadline:
+                head = node.head()
+                for txid in list(pending):
+                    receipt = node.rpc.call("eth_getTransactionReceipt", [txid])
+                    if receipt and head - int(receipt["blockNumber"], 16) >= CONFIRMATIONS:
+                        depth_reached[txid] = time.time()
+                        pending.discard(txid)
+                time.sleep(0.05)
+            wait_until(lambda: RecoveryCase.objects.filter(txid__in=txids).count() == len(txids), 120)
+            latencies = [
+                case.created_at.timestamp() - depth_reached[case.txid]
+                for case in RecoveryCase.objects.filter(txid__in=txids)
+            ]
+            wait_until(lambda: not Refund.objects.exclude(state=RefundState.CONFIRMED).exists(), 300)
+
+            # 2. Throughput: beat off (no scans), deposits recorded and queued first, then timed.
+            results = {}
+            for mode, batch in (("pipelined", addresses[args.deposits : args.deposits + args.refunds]),
+                                ("one at a time", addresses[args.deposits + args.refunds :])):  # fmt: skip
+                ids = queue_refunds(node, token, user, batch)
+                started = time.monotonic()
+                if mode == "pipelined":
+                    for refund_id in ids:
+                        broker.send_task("recovery.tasks.refund_advance", args=[refund_id], queue="refunds")
+                    wait_until(lambda ids=ids: confirmed(ids) == len(ids), 600)
+                else:
+                    for refund_id in ids:
+                        broker.send_task("recovery.tasks.refund_advance", args=[refund_id], queue="refunds")
+                        wait_until(lambda rid=refund_id: confirmed([rid]) == 1, 120)
+                results[mode] = len(ids) / (time.monotonic() - started) * 60
+        print(
+            f"detection latency, {len(latencies)} deposits (block at depth -> case opened; beat every 5 s):"
+        )
+        print(f"  p50 {percentile(latencies, 0.5):.2f}s  p99 {percentile(latencies, 0.99):.2f}s  "
+              f"max {max(latencies):.2f}s  mean {statistics.mean(latencies):.2f}s")  # fmt: skip
+        for mode, per_minute in results.items():
+            print(f"refund throughput, {mode:<13}: {per_minute:6.1f} refunds confirmed / minute "
+                  f"(block time {args.block_time}s, {CONFIRMATIONS} blocks on top)")  # fmt: skip
+        print(f"ratio pipelined / one at a time: {results['pipelined'] / results['one at a time']:.1f}x")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        broker.control.purge()
+        broker.close()
+        connection.close()
+        creation.destroy_test_db(bench_db, verbosity=0)
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the pipeline did not finish in time")
+        time.sleep(0.2)
+
+
+def confirmed(ids: list[int]) -> int:
+    from recovery.models import Refund, RefundState
+
+    return Refund.objects.filter(pk__in=ids, state=RefundState.CONFIRMED).count()
+
+
+def queue_refunds(node, token, user: str, addresses: list[str]) -> list[int]:
+    """Deposit to each address, record and triage in this process (no workers involved): queued refunds."""
+    from recovery.models import Network, Refund
+    from recovery.services.auto_return import deposit_triage
+    from recovery.services.scanning import network_scan
+
+    network = Network.objects.get(slug="anvil")
+    Network.objects.filter(pk=network.pk).update(scan_enabled=False)
+    time.sleep(6)  # let an in-flight scan finish
+    txids = [node.transact(token, "transfer", a, 10**18, sender=user) for a in addresses]
+    target = node.rpc.call("eth_getTransactionReceipt", [txids[-1]])
+    wait_until(lambda: node.head() - int(target["blockNumber"], 16) >= CONFIRMATIONS, 60)
+    report = network_scan(network_id=network.pk)
+    for deposit_id in report.new_deposit_ids:
+        deposit_triage(deposit_id=deposit_id)
+    return list(Refund.objects.filter(deposit__txid__in=txids).values_list("pk", flat=True))
+
+
+if __name__ == "__main__":
+    main()
