@@ -19,10 +19,9 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The demo: anvil, a fresh SQLite database and broker in var/demo/, web, worker, beat, and wrong deposits.
 run: setup
-	$(BIN)/python manage.py migrate --verbosity 0
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py run_local
+	$(BIN)/python manage.py demo
 
 lint: setup
 	$(BIN)/ruff check .
@@ -35,6 +34,12 @@ test: setup lint
 	bash scripts/browser.sh
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
+# Benchmarks print numbers beside their ceilings; the PostgreSQL ones use a throwaway database.
 bench: setup
+	bash scripts/services.sh
 	$(BIN)/python bench/bitcoin_parse.py
 	$(BIN)/python bench/evm_scan.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/scanner_e2e.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/address_import.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/user_api.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/refund_pipeline.py

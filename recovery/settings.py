@@ -281,3 +281,12 @@ CELERY_BEAT_SCHEDULE["flag-sla-deadlines"] = {
     "task": "recovery.staff_tasks.flag_sla_deadlines",
     "schedule": timedelta(minutes=5),
 }
+
+# --- demo and metrics -----------------------------------------------------------------------------
+# GET /metrics (Prometheus text) answers loopback clients when METRICS_ALLOW_LOCALHOST (off by default in
+# production: behind a reverse proxy on the same host every request looks local), and any client that
+# sends `Authorization: Bearer <METRICS_TOKEN>` (no token set: the bearer path is closed).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOW_LOCALHOST = env_bool("METRICS_ALLOW_LOCALHOST", not PRODUCTION)
+# How long a scrape waits for each scanned network's node to report its head (else the lag reads -1).
+METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECONDS", "2"))

@@ -42,12 +42,13 @@ def anvil_available() -> bool:
 
 
 class Anvil:
-    """One anvil process on a free port. Use as a context manager or call start()/stop()."""
+    """One anvil process (on a free port unless `port` is given). A context manager, or start()/stop()."""
 
     def __init__(
         self,
         *,
         chain_id: int = 31337,
+        port: int = 0,
         no_mining: bool = False,
         block_time: float | None = None,
         gas_limit: int | None = None,
@@ -59,7 +60,7 @@ class Anvil:
         startup_timeout: float = 20.0,
     ) -> None:
         self.chain_id = chain_id
-        self.args = ["--port", "0", "--host", "127.0.0.1", "--chain-id", str(chain_id)]
+        self.args = ["--port", str(port), "--host", "127.0.0.1", "--chain-id", str(chain_id)]
         self.args += ["--accounts", str(accounts), "--balance", str(balance_eth), "--mnemonic", mnemonic]
         if no_mining:
             self.args.append("--no-mining")

@@ -29,10 +29,15 @@ class BaseUnitsField(models.DecimalField):
         kwargs.pop("decimal_places", None)
         return name, path, args, kwargs
 
+    def get_internal_type(self) -> str:
+        # Not "DecimalField": SQLite's decimal converter works through a 15-digit float context and
+        # rejects the text this field stores there.
+        return "BaseUnitsField"
+
     def db_type(self, connection: Any) -> str:
         if connection.vendor == "sqlite":
             return "text"
-        return super().db_type(connection)
+        return f"numeric({MAX_UINT256_DIGITS}, 0)"
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
