@@ -33,7 +33,7 @@ CONFIRMATIONS = 2
 
 def start(kind: str, db_url: str, log: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": BROKER}
-    cmd = [sys.executable, "-m", "celery", "-A", "recovery", kind, "-l", "WARNING", *extra]
+    cmd = [sys.executable, "-m", "celery", "-A", "recovery", kind, "-l", "INFO", *extra]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -65,6 +65,7 @@ def main() -> None:
     s = connection.settings_dict
     db_url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
     broker = Celery("bench", broker=BROKER)
+    broker.conf.broker_heartbeat = 0  # this process sleeps between sends: no heartbeats to miss
     broker.control.purge()
     processes: list[subprocess.Popen] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -91,7 +92,7 @@ def main() -> None:
                 for n, a in enumerate(addresses)
             )
             user = node.accounts[1]
-            node.transact(token, "mint", user, total * 10**18)
+            node.transact(token, "mint", user, total * 10 * 10**18)
 
             # The pipeline's processes: two workers on every queue and one beat.
             worker_args = (
@@ -114,17 +115,15 @@ def main() -> None:
             depth_reached: dict[str, float] = {}
             txids = []
             for address in addresses[: args.deposits]:
-                txids.append(node.transact(token, "transfer", address, 10**18, sender=user))
-            pending = set(txids)
-            deadline = time.monotonic() + 120
-            while pending and time.monotonic() < deadline:
-                head = node.head()
-                for txid in list(pending):
-                    receipt = node.rpc.call("eth_getTransactionReceipt", [txid])
-                    if receipt and head - int(receipt["blockNumber"], 16) >= CONFIRMATIONS:
-                        depth_reached[txid] = time.time()
-                        pending.discard(txid)
-                time.sleep(0.05)
+                txids.append(node.transact(token, "transfer", address, 10 * 10**18, sender=user))
+            # The moment a deposit may be acted on: the timestamp of the block that puts it at the depth
+            # (anvil stamps blocks with the wall clock, to the second).
+            for txid in txids:
+                receipt = node.wait_receipt(txid)
+                at_depth = int(receipt["blockNumber"], 16) + CONFIRMATIONS
+                wait_until(lambda n=at_depth: node.head() >= n, 60)
+                block = node.rpc.call("eth_getBlockByNumber", [hex(at_depth), False])
+                depth_reached[txid] = int(block["timestamp"], 16)
             wait_until(lambda: RecoveryCase.objects.filter(txid__in=txids).count() == len(txids), 120)
             latencies = [
                 case.created_at.timestamp() - depth_reached[case.txid]
@@ -132,20 +131,26 @@ def main() -> None:
             ]
             wait_until(lambda: not Refund.objects.exclude(state=RefundState.CONFIRMED).exists(), 300)
 
-            # 2. Throughput: beat off (no scans), deposits recorded and queued first, then timed.
+            # 2. Throughput, driven in this process (the workers and beat are stopped first) so both modes
+            #    see the same chain: the same service steps a worker runs, interleaved or one by one.
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+            processes.clear()
             results = {}
-            for mode, batch in (("pipelined", addresses[args.deposits : args.deposits + args.refunds]),
-                                ("one at a time", addresses[args.deposits + args.refunds :])):  # fmt: skip
+            batches = {
+                "pipelined": addresses[args.deposits : args.deposits + args.refunds],
+                "one at a time": addresses[args.deposits + args.refunds :],
+            }
+            for mode, batch in batches.items():
                 ids = queue_refunds(node, token, user, batch)
                 started = time.monotonic()
                 if mode == "pipelined":
-                    for refund_id in ids:
-                        broker.send_task("recovery.tasks.refund_advance", args=[refund_id], queue="refunds")
-                    wait_until(lambda ids=ids: confirmed(ids) == len(ids), 600)
+                    advance_all(ids)
                 else:
                     for refund_id in ids:
-                        broker.send_task("recovery.tasks.refund_advance", args=[refund_id], queue="refunds")
-                        wait_until(lambda rid=refund_id: confirmed([rid]) == 1, 120)
+                        advance_all([refund_id])
                 results[mode] = len(ids) / (time.monotonic() - started) * 60
         print(
             f"detection latency, {len(latencies)} deposits (block at depth -> case opened; beat every 5 s):"
@@ -168,11 +173,34 @@ def main() -> None:
 
 
 def wait_until(condition, timeout: float) -> None:
+    from recovery.models import Refund
+
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError("the pipeline did not finish in time")
+            states = list(Refund.objects.exclude(state="confirmed").values_list("pk", "state", "last_error"))
+            raise TimeoutError(f"the pipeline did not finish in time; unfinished refunds: {states}")
         time.sleep(0.2)
+
+
+def advance_all(ids: list[int], timeout: float = 600) -> None:
+    """Advance every refund in turn until all are done: what the refunds workers do, in one process."""
+    from recovery.services.refunds import refund_advance
+
+    due = dict.fromkeys(ids, 0.0)
+    deadline = time.monotonic() + timeout
+    while due:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"refunds {sorted(due)} not done")
+        now = time.monotonic()
+        for refund_id, at in list(due.items()):
+            if at <= now:
+                delay = refund_advance(refund_id=refund_id)
+                if delay is None:
+                    del due[refund_id]
+                else:
+                    due[refund_id] = now + delay
+        time.sleep(0.05)
 
 
 def confirmed(ids: list[int]) -> int:
@@ -188,9 +216,7 @@ def queue_refunds(node, token, user: str, addresses: list[str]) -> list[int]:
     from recovery.services.scanning import network_scan
 
     network = Network.objects.get(slug="anvil")
-    Network.objects.filter(pk=network.pk).update(scan_enabled=False)
-    time.sleep(6)  # let an in-flight scan finish
-    txids = [node.transact(token, "transfer", a, 10**18, sender=user) for a in addresses]
+    txids = [node.transact(token, "transfer", a, 10 * 10**18, sender=user) for a in addresses]
     target = node.rpc.call("eth_getTransactionReceipt", [txids[-1]])
     wait_until(lambda: node.head() - int(target["blockNumber"], 16) >= CONFIRMATIONS, 60)
     report = network_scan(network_id=network.pk)
