@@ -9,50 +9,31 @@ from django.db import connection
 
 from chains.evm.devnet import encode_call
 from chains.evm.signer import EvmUnsigned, Fees, LocalHDSigner
-from recovery.chain_registry import forget_chains
 from recovery.locks import lock_key
 from recovery.models import (
     Deposit,
-    DepositAddress,
     DepositClass,
     DepositStatus,
     ListedAsset,
-    Network,
     ScanCursor,
 )
 from recovery.services.scanning import network_scan
-from recovery.services.watched import forget_watched
+from tests import payout_env
 from tests.services import database_url_for_tests
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
-CONFIRMATIONS = 2
+CONFIRMATIONS = payout_env.CONFIRMATIONS
 
 
 @pytest.fixture
-def chain_env(evm_snapshot, evm_contracts):
-    """A scanned anvil network starting at the next block, with one deposit address of alice's."""
-    forget_chains()
-    forget_watched()
-    node = evm_snapshot
-    network = Network.objects.create(
-        slug="anvil",
-        name="Anvil",
-        family="evm",
-        chain_id=31337,
-        confirmations=CONFIRMATIONS,
-        native_symbol="ETH",
-        rpc_url=node.url,
-        options={"eip1559": True, "traces": True, "scan_batch": 50, "start_block": node.head() + 1},
-    )
+def chain_env(payout):
+    """The payout setting (a scanned anvil network, alice's deposit address) with TT and ETH listed."""
+    network, contracts = payout.network, payout.contracts
     ListedAsset.objects.create(
-        network=network, symbol="TT", contract=evm_contracts["TestToken"].address, decimals=18
+        network=network, symbol="TT", contract=contracts["TestToken"].address, decimals=18
     )
     ListedAsset.objects.create(network=network, symbol="ETH", contract="", decimals=18, min_deposit=10**15)
-    address = LocalHDSigner(settings.SIGNER_MNEMONIC).address(1000)
-    DepositAddress.objects.create(family="evm", address=address, owner_ref="ACC-alice", derivation_index=1000)
-    yield node, network, address, evm_contracts
-    forget_chains()
-    forget_watched()
+    return payout.node, network, payout.deposit_address, contracts
 
 
 def send_all_kinds(node, contracts, to: str) -> dict[str, str]:
