@@ -45,6 +45,9 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
     evm_snapshot: Anvil, evm_contracts: Contracts, evm_chain: EvmChain, watched: AddressSet
 ) -> None:
     anvil, token = evm_snapshot, evm_contracts["TestToken"]
+    # The replacement reuses the orphaned mint's nonce: after the reorg, the fork point's state is the one
+    # that counts, and a nonce taken from the replaced chain would make anvil drop the transaction.
+    nonce = int(anvil.rpc.call("eth_getTransactionCount", [anvil.accounts[0], "latest"]), 16)
     anvil.transact(token, "mint", DEPOSIT, 5)
     anvil.mine(2)
     head = anvil.head()
@@ -58,6 +61,7 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
         "to": token.address,
         "data": encode_call(token.abi, "mint", [DEPOSIT, 6]),
         "gas": 200_000,  # anvil_reorg does not estimate gas
+        "nonce": nonce,
     }
     anvil.reorg(3, [(mint, 1)])
 
