@@ -39,6 +39,7 @@ bench: setup
 	bash scripts/services.sh
 	$(BIN)/python bench/bitcoin_parse.py
 	$(BIN)/python bench/evm_scan.py
+	$(BIN)/python bench/gas_top_ups.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/scanner_e2e.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/address_import.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/user_api.py

@@ -6,8 +6,10 @@ anvil mines a block every --block-time seconds; the anvil network needs 2 blocks
 1. Detection latency: --deposits wrong deposits, one per block; for each, the time from the moment its
    block has the confirmation depth (observed by polling the node) to its auto case being opened.
 2. Refund throughput: --refunds queued auto-return refunds, (a) all handed to the workers at once (each
-   refund's own nonce, many in flight per block) vs (b) the same batch one at a time, each waiting for
-   the previous refund's confirmation; refunds confirmed per minute for both.
+   refund's own nonce, many in flight per block; fresh addresses, so a plain top-up each), (a') the same
+   to addresses that exist (dust from a past sweep), whose top-ups share disperse batches, vs (b) the same
+   batch one at a time, each waiting for the previous refund's confirmation; refunds confirmed per minute
+   and the gas wallet's transactions for each.
 Uses a throwaway database (<name>_bench) and RabbitMQ queues it purges.
 """
 
@@ -58,7 +60,15 @@ def main() -> None:
 
     from chains.evm.devnet import Anvil, deploy_contract
     from chains.evm.signer import LocalHDSigner
-    from recovery.models import AssetPrice, DepositAddress, Network, RecoveryCase, Refund, RefundState
+    from recovery.models import (
+        AssetPrice,
+        DepositAddress,
+        GasTopUpBatch,
+        Network,
+        RecoveryCase,
+        Refund,
+        RefundState,
+    )
 
     creation = connection.creation
     bench_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
@@ -72,10 +82,12 @@ def main() -> None:
     try:
         with Anvil(block_time=args.block_time) as node:
             token = deploy_contract(node, "NoReturnToken")
+            disperse = deploy_contract(node, "GasDisperse")
             network = Network.objects.create(
                 slug="anvil", name="Anvil", family="evm", chain_id=31337, confirmations=CONFIRMATIONS,
                 native_symbol="ETH", rpc_url=node.url, scan_enabled=False,
-                options={"eip1559": True, "traces": False, "scan_batch": 50, "start_block": node.head() + 1},
+                options={"eip1559": True, "traces": False, "scan_batch": 50, "start_block": node.head() + 1,
+                         "gas_disperse": disperse.address},
             )  # fmt: skip
             AssetPrice.objects.create(
                 network=network, contract="", symbol="ETH", decimals=18, usd_micros_per_unit=3 * 10**9
@@ -85,7 +97,7 @@ def main() -> None:
             )
             signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
             node.set_balance(signer.gas_wallet_address(), 10**21)
-            total = args.deposits + 2 * args.refunds
+            total = args.deposits + 3 * args.refunds
             addresses = [signer.address(5000 + n) for n in range(total)]
             DepositAddress.objects.bulk_create(
                 DepositAddress(family="evm", address=a, owner_ref="ACC-bench", derivation_index=5000 + n)
@@ -139,12 +151,19 @@ def main() -> None:
                 process.wait(timeout=30)
             processes.clear()
             results = {}
+            first = args.deposits
             batches = {
-                "pipelined": addresses[args.deposits : args.deposits + args.refunds],
-                "one at a time": addresses[args.deposits + args.refunds :],
+                "pipelined": addresses[first : first + args.refunds],
+                "pipelined, swept": addresses[first + args.refunds : first + 2 * args.refunds],
+                "one at a time": addresses[first + 2 * args.refunds :],
             }
+            top_up_txs = {}
             for mode, batch in batches.items():
+                if mode == "pipelined, swept":  # addresses that hold dust from a past sweep: batched top-ups
+                    for address in batch:
+                        node.set_balance(address, 10**9)
                 ids = queue_refunds(node, token, user, batch)
+                batches_before = GasTopUpBatch.objects.count()
                 started = time.monotonic()
                 if mode == "pipelined":
                     advance_all(ids)
@@ -152,13 +171,15 @@ def main() -> None:
                     for refund_id in ids:
                         advance_all([refund_id])
                 results[mode] = len(ids) / (time.monotonic() - started) * 60
+                top_up_txs[mode] = GasTopUpBatch.objects.count() - batches_before
         print(
             f"detection latency, {len(latencies)} deposits (block at depth -> case opened; beat every 5 s):"
         )
         print(f"  p50 {percentile(latencies, 0.5):.2f}s  p99 {percentile(latencies, 0.99):.2f}s  "
               f"max {max(latencies):.2f}s  mean {statistics.mean(latencies):.2f}s")  # fmt: skip
         for mode, per_minute in results.items():
-            print(f"refund throughput, {mode:<13}: {per_minute:6.1f} refunds confirmed / minute "
+            print(f"refund throughput, {mode:<16}: {per_minute:6.1f} refunds confirmed / minute, "
+                  f"{top_up_txs[mode]} gas-wallet transactions "
                   f"(block time {args.block_time}s, {CONFIRMATIONS} blocks on top)")  # fmt: skip
         print(f"ratio pipelined / one at a time: {results['pipelined'] / results['one at a time']:.1f}x")
     finally:

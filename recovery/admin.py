@@ -188,7 +188,15 @@ class AssetPriceAdmin(admin.ModelAdmin):
 
 @admin.register(m.GasTopUp)
 class GasTopUpAdmin(ReadOnlyAdmin):
-    list_display = ("refund", "network", "sender", "amount", "nonce", "tx_hash", "state")
+    list_display = ("refund", "network", "recipient", "amount", "state", "batch")
+    list_filter = ("state", "network")
+
+
+@admin.register(m.GasTopUpBatch)
+class GasTopUpBatchAdmin(ReadOnlyAdmin):
+    list_display = ("tx_hash", "network", "sender", "nonce", "recipients", "total", "state", "fee_paid")
+    list_filter = ("state", "network")
+    search_fields = ("=tx_hash",)
 
 
 @admin.register(m.UserDestination)

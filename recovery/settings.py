@@ -290,3 +290,9 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOW_LOCALHOST = env_bool("METRICS_ALLOW_LOCALHOST", not PRODUCTION)
 # How long a scrape waits for each scanned network's node to report its head (else the lag reads -1).
 METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECONDS", "2"))
+
+# --- gas top-up batches ---------------------------------------------------------------------------
+# Top-ups wait this long for others to share one disperse transaction (networks with options.gas_disperse),
+# and a batch holds at most this many deposit addresses.
+GAS_TOP_UP_BATCH_WINDOW_SECONDS = float(os.environ.get("GAS_TOP_UP_BATCH_WINDOW_SECONDS", "1.0"))
+GAS_TOP_UP_BATCH_MAX = int(os.environ.get("GAS_TOP_UP_BATCH_MAX", "100"))

@@ -35,6 +35,7 @@ DEPLOYMENTS: dict[str, tuple[str, tuple[Any, ...]]] = {
     "Spray": ("Spray", ()),
     "Forwarder": ("Forwarder", ()),
     "BadLogEmitter": ("BadLogEmitter", ()),
+    "GasDisperse": ("GasDisperse", ()),
 }
 FEE_TOKEN_BPS = 100
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.conf import settings
 
 from chains.evm.chain import EvmChain
 from chains.evm.signer import LocalHDSigner
@@ -37,7 +36,9 @@ class Payout:
 
 
 @pytest.fixture
-def payout(evm_snapshot, evm_contracts, users):
+def payout(evm_snapshot, evm_contracts, users, settings):
+    """Top-ups may go through the disperse contract, without waiting (tests of batching set a window)."""
+    settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 0
     forget_chains()
     forget_watched()
     node = evm_snapshot
@@ -49,7 +50,13 @@ def payout(evm_snapshot, evm_contracts, users):
         confirmations=CONFIRMATIONS,
         native_symbol="ETH",
         rpc_url=node.url,
-        options={"eip1559": True, "traces": True, "scan_batch": 50, "start_block": node.head() + 1},
+        options={
+            "eip1559": True,
+            "traces": True,
+            "scan_batch": 50,
+            "start_block": node.head() + 1,
+            "gas_disperse": evm_contracts["GasDisperse"].address,
+        },
     )
     signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
     address = signer.address(DEPOSIT_INDEX)

@@ -18,14 +18,23 @@ import time
 import pytest
 from celery import Celery
 
-from recovery.models import AssetPrice, DepositAddress, GasTopUp, Refund, RefundState, UserProfile
+from recovery.models import (
+    AssetPrice,
+    DepositAddress,
+    GasTopUp,
+    GasTopUpBatch,
+    Refund,
+    RefundState,
+    UserProfile,
+)
 from recovery.services.auto_return import deposit_triage
 from tests.payout_env import DEPOSIT_INDEX, deposit_of
 from tests.services import BROKER_URL, celery_worker, require_service
 
 pytestmark = [pytest.mark.anvil, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 REFUNDS = 9  # one sender each: anvil accounts 1-9
-POINTS = ("after_sign", "after_commit", "after_broadcast", "after_receipt")
+POINTS = ("after_sign", "after_commit", "after_broadcast", "after_receipt", "after_top_up_commit")
+SWEPT_BEFORE = 6  # deposit addresses holding dust from an earlier sweep: their top-ups are batchable
 FAILPOINTS = ",".join(f"{point}:once" for point in POINTS)  # every refund dies once at every step
 DEADLINE_SECONDS = 240
 
@@ -70,6 +79,8 @@ def test_refunds_are_paid_exactly_once_while_workers_are_killed(payout, sender, 
             family="evm", address=address, owner_ref="ACC-alice", derivation_index=DEPOSIT_INDEX + 1 + n
         )
         payout.user, payout.deposit_address = user, address
+        if n < SWEPT_BEFORE:
+            node.set_balance(address, 10**9)
         deposits.append(deposit_of(payout, "NoReturnToken"))
     minted = {
         user: node.call(token, "balanceOf", user) + d.amount
@@ -87,6 +98,7 @@ def test_refunds_are_paid_exactly_once_while_workers_are_killed(payout, sender, 
         "RECOVERY_FAILPOINTS": FAILPOINTS,
         "RECOVERY_FAILPOINT_LOG": str(trail),
         "MONEY_TASK_MAX_REDELIVERIES": "1000",
+        "GAS_TOP_UP_BATCH_WINDOW_SECONDS": "1",
     }
     started, kills, rng = time.monotonic(), 0, random.Random(7)
     for refund_id in refund_ids:
@@ -131,8 +143,15 @@ def test_refunds_are_paid_exactly_once_while_workers_are_killed(payout, sender, 
     for deposit in deposits:  # one transaction from each deposit address: no second payment, no gap
         assert payout.nonce(deposit.recipient) == 1
     gas_wallet = signer.gas_wallet_address()
-    assert GasTopUp.objects.count() == REFUNDS
-    assert payout.nonce(gas_wallet) == REFUNDS, "one top-up per refund, no nonce gaps in the gas wallet"
+    sizes = sorted(GasTopUpBatch.objects.values_list("recipients", flat=True))
+    print(f"crash test: gas top-up batches of {sizes} addresses")
+    assert GasTopUp.objects.filter(state="confirmed").count() == REFUNDS, "one top-up per refund"
+    assert sum(sizes) == REFUNDS and set(GasTopUpBatch.objects.values_list("state", flat=True)) == {
+        "confirmed"
+    }
+    assert payout.nonce(gas_wallet) == len(sizes), "each batch mined once, no nonce gaps in the gas wallet"
+    assert max(sizes) > 1, "the addresses that exist shared a disperse batch"
+    assert GasTopUp.objects.filter(batchable=True).count() == SWEPT_BEFORE
     assert len(died_at) >= 3 and crashes >= REFUNDS // 2, (
         f"too few kills at the failpoints to prove much: {died_at}"
     )

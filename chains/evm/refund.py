@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Protocol
@@ -23,6 +24,7 @@ from chains.evm.signer import EvmUnsigned, Fees
 ERC20_TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 ERC721_SAFE_TRANSFER_FROM = keccak(text="safeTransferFrom(address,address,uint256)")[:4]
 ERC1155_SAFE_TRANSFER_FROM = keccak(text="safeTransferFrom(address,address,uint256,uint256,bytes)")[:4]
+DISPERSE_ETHER = keccak(text="disperseEther(address[],uint256[])")[:4]  # contracts/GasDisperse.sol
 NATIVE_TRANSFER_GAS = 21_000  # intrinsic gas of a plain value transfer to an account without code
 # Estimates are taken at the current state; a token's storage can change before the refund is mined.
 GAS_MARGIN_PERCENT = 20
@@ -59,6 +61,18 @@ def gas_top_up(deposit_address: str, needed_wei: int) -> Call:
     if needed_wei <= 0:
         raise ValueError("a gas top-up must send a positive amount")
     return native_transfer(deposit_address, needed_wei)
+
+
+def gas_top_up_batch(disperse_contract: str, top_ups: Sequence[tuple[str, int]]) -> Call:
+    """From the gas wallet: one disperseEther call that funds every (deposit address, wei) pair at once."""
+    if not top_ups:
+        raise ValueError("a top-up batch needs at least one deposit address")
+    if any(amount <= 0 for _, amount in top_ups):
+        raise ValueError("a gas top-up must send a positive amount")
+    recipients = [to_checksum_address(address) for address, _ in top_ups]  # one may appear twice: paid twice
+    amounts = [amount for _, amount in top_ups]
+    data = DISPERSE_ETHER + encode(["address[]", "uint256[]"], [recipients, amounts])
+    return Call(to=to_checksum_address(disperse_contract), value=sum(amounts), data=data)
 
 
 def erc20_transfer(contract: str, to: str, amount: int) -> Call:

@@ -37,6 +37,8 @@ from recovery.models.policy import (
 from recovery.models.refunds import (
     LIVE_REFUND_STATES,
     GasTopUp,
+    GasTopUpBatch,
+    GasTopUpState,
     NonceCounter,
     Refund,
     RefundAttempt,
@@ -62,6 +64,8 @@ __all__ = [
     "Family",
     "FeeRule",
     "GasTopUp",
+    "GasTopUpBatch",
+    "GasTopUpState",
     "ListedAsset",
     "Network",
     "NonceCounter",

@@ -131,27 +131,76 @@ class NonceCounter(models.Model):
         return f"{self.address} next nonce {self.next_nonce}"
 
 
-class GasTopUp(models.Model):
-    """Native coin the gas wallet sends a deposit address so it can pay its refund's gas. Sent once."""
+class GasTopUpState(models.TextChoices):
+    PENDING = "pending", "Waiting to join a batch"
+    BATCHED = "batched", "In a signed batch transaction"
+    CONFIRMED = "confirmed", "Mined: the deposit address was funded"
+    FAILED = "failed", "The batch failed on-chain"
+    CANCELLED = "cancelled", "No longer needed before it was batched"
 
-    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="top_up")
+
+class GasTopUpBatch(models.Model):
+    """One transaction from the gas wallet funding one or more deposit addresses (a disperse call when
+    the network has a disperse contract, else a plain transfer to a single address). Stored before sent."""
+
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
     sender = models.CharField(max_length=100, help_text="The gas wallet.")
-    amount = BaseUnitsField()
     nonce = models.PositiveBigIntegerField()
+    total = BaseUnitsField(help_text="Wei sent in all (the sum of the batch's top-ups).")
+    recipients = models.PositiveIntegerField()
     raw_tx = models.TextField()
     tx_hash = models.CharField(max_length=100, unique=True)
     state = models.CharField(
         max_length=16, default="signed", help_text="signed, broadcast, confirmed, failed."
     )
+    fee_paid = BaseUnitsField(null=True, blank=True, help_text="Wei the gas wallet paid to mine it.")
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["network", "sender", "nonce"], name="gas_top_up_nonce_unique"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="gas_top_up_amount_gt_0"),
+            models.UniqueConstraint(fields=["network", "sender", "nonce"], name="gas_batch_nonce_unique"),
+            models.CheckConstraint(condition=Q(total__gt=0), name="gas_batch_total_gt_0"),
+            models.CheckConstraint(condition=~Q(raw_tx=""), name="gas_batch_bytes_stored"),
         ]
 
     def __str__(self) -> str:
-        return f"Top-up {self.amount} for refund {self.refund_id}"
+        return f"Top-up batch {self.tx_hash} ({self.recipients} addresses, {self.state})"
+
+
+class GasTopUp(models.Model):
+    """Native coin the gas wallet owes a deposit address so it can pay its refund's gas: at most one per
+    refund, waiting (pending) until a batch takes it, then sent once as part of that batch."""
+
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="top_up")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    recipient = models.CharField(max_length=100, help_text="The deposit address to fund.")
+    amount = BaseUnitsField()
+    batchable = models.BooleanField(
+        default=False,
+        help_text="Goes through the disperse contract: the address already exists (EIP-161), so funding it "
+        "there is cheaper than a plain transfer; funding an empty one costs 25,000 gas more there.",
+    )
+    batch = models.ForeignKey(
+        GasTopUpBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="top_ups"
+    )
+    state = models.CharField(max_length=16, choices=GasTopUpState.choices, default=GasTopUpState.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="gas_top_up_amount_gt_0"),
+            # Once in a batch it stays there: the batch's bytes may be mined, so never batch it twice.
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "cancelled"], batch__isnull=True)
+                | Q(state__in=["batched", "confirmed", "failed"], batch__isnull=False),
+                name="gas_top_up_batched_iff_in_batch",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["network", "state", "batchable"], name="gas_top_up_waiting_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Top-up {self.amount} for refund {self.refund_id} ({self.state})"

@@ -56,6 +56,7 @@ def port_free(port: int) -> bool:
 def demo_chain_setup(*, node: Anvil, username: str = "alice") -> DemoChain:
     """Deploy the demo tokens and point the anvil network at the node (run after demo_seed)."""
     contracts = {key: deploy_contract(node, name, args) for key, (name, args, *_) in DEMO_TOKENS.items()}
+    contracts["gas_disperse"] = deploy_contract(node, "GasDisperse")  # batches the gas wallet's top-ups
     start_block = node.head() + 1  # nothing before the demo's deposits is worth scanning
     node.set_balance(LocalHDSigner(settings.SIGNER_MNEMONIC).gas_wallet_address(), GAS_WALLET_WEI)
     network = demo_network_configure(rpc_url=node.url, contracts=contracts, start_block=start_block)
@@ -79,7 +80,12 @@ def demo_network_configure(
     network.rpc_url = rpc_url
     network.scan_enabled = True
     network.confirmations = DEMO_CONFIRMATIONS
-    network.options = {**(network.options or {}), "start_block": start_block, "scan_batch": 50}
+    network.options = {
+        **(network.options or {}),
+        "start_block": start_block,
+        "scan_batch": 50,
+        "gas_disperse": contracts["gas_disperse"].address,
+    }
     network.save()
     ListedAsset.objects.update_or_create(
         network=network, contract="", defaults={"symbol": "ETH", "decimals": 18, "enabled": True}

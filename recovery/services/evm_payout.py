@@ -7,10 +7,9 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from chains.base import BroadcastOutcome, SignedTx, TxStatus
+from chains.base import SignedTx
 from chains.evm.chain import EvmChain
 from chains.evm.refund import (
     Call,
@@ -20,14 +19,22 @@ from chains.evm.refund import (
     erc721_safe_transfer,
     erc1155_safe_transfer,
     estimate_refund_gas,
-    gas_top_up,
     native_transfer,
     top_up_needed,
     unsigned_tx,
 )
-from chains.evm.signer import GAS_WALLET, EvmUnsigned, Fees
+from chains.evm.signer import EvmUnsigned, Fees
 from recovery.failpoints import failpoint
-from recovery.models import GasTopUp, Network, Refund, RefundAttempt, RefundState, TokenStandard
+from recovery.models import (
+    GasTopUp,
+    GasTopUpState,
+    Network,
+    Refund,
+    RefundAttempt,
+    RefundState,
+    TokenStandard,
+)
+from recovery.services import gas_top_ups
 from recovery.services.nonces import nonce_take
 from recovery.signers import evm_signer
 
@@ -85,72 +92,31 @@ def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
 
 
 def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
-    """True when the deposit address can pay the refund's gas; else sends or follows the top-up."""
+    """True when the deposit address can pay the refund's gas; else files, batches or follows its top-up."""
     if refund.standard == TokenStandard.NATIVE:
         return True
-    need = top_up_needed(balance_of(chain, refund.sender), plan.gas, plan.fees.per_gas_cap)
-    existing = GasTopUp.objects.filter(refund=refund).first()
-    if need == 0:
-        if existing is not None and existing.state != "confirmed":
-            GasTopUp.objects.filter(pk=existing.pk).update(state="confirmed", confirmed_at=timezone.now())
-        return True
-    if existing is None:
-        existing = top_up_sign(refund=refund, chain=chain, network=network, amount=need)
-    elif existing.state == "confirmed":
-        raise RefundBlocked(
-            "fees rose above what the gas top-up covered; waiting for lower fees", human=False
-        )
-    top_up_send(existing, chain)
+    balance = balance_of(chain, refund.sender)
+    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap)
+    top_up = GasTopUp.objects.select_related("batch").filter(refund=refund).first()
+    try:
+        if need == 0:
+            if top_up is not None:
+                gas_top_ups.top_up_unneeded(top_up, chain)
+            return True
+        if top_up is not None and top_up.state == GasTopUpState.CONFIRMED:
+            raise RefundBlocked(
+                "fees rose above what the gas top-up covered; waiting for lower fees", human=False
+            )
+        if top_up is None or top_up.state == GasTopUpState.CANCELLED:
+            top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
+        if top_up.state == GasTopUpState.PENDING and gas_top_ups.batch_due(top_up):
+            gas_top_ups.batches_sign(network, chain, batchable=top_up.batchable)
+            top_up = GasTopUp.objects.select_related("batch").get(pk=top_up.pk)
+        if top_up.batch is not None:
+            gas_top_ups.batch_follow(top_up.batch, chain)
+    except gas_top_ups.TopUpBlocked as blocked:
+        raise RefundBlocked(str(blocked), human=blocked.human) from blocked
     return False
-
-
-def top_up_sign(*, refund: Refund, chain: EvmChain, network: Network, amount: int) -> GasTopUp:
-    signer = evm_signer()
-    gas_wallet = signer.gas_wallet_address()
-    fees = current_fees(chain.rpc, eip1559=bool((network.options or {}).get("eip1559", True)))
-    with transaction.atomic():
-        nonce = nonce_take(
-            network=network, address=gas_wallet, chain_nonce=lambda: chain_nonce(chain, gas_wallet)
-        )
-        unsigned = unsigned_tx(
-            gas_top_up(refund.sender, amount),
-            key=GAS_WALLET,
-            nonce=nonce,
-            gas=NATIVE_GAS,
-            fees=fees,
-            chain_id=network.chain_id,
-        )
-        signed = signer.sign(unsigned)
-        return GasTopUp.objects.create(
-            refund=refund,
-            network=network,
-            sender=gas_wallet,
-            amount=amount,
-            nonce=nonce,
-            raw_tx=signed.raw.hex(),
-            tx_hash=signed.txid,
-        )
-
-
-def top_up_send(top_up: GasTopUp, chain: EvmChain) -> None:
-    """Send the stored top-up bytes (idempotent) and note when they are mined."""
-    receipt = chain.receipt(top_up.tx_hash)
-    if receipt is None:
-        signed = SignedTx(raw=bytes.fromhex(top_up.raw_tx), txid=top_up.tx_hash, nonce=top_up.nonce)
-        result = chain.broadcast(signed)
-        state = (
-            "broadcast"
-            if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN)
-            else ""
-        )
-        if state:
-            GasTopUp.objects.filter(pk=top_up.pk, state="signed").update(state=state)
-        return
-    if receipt.status == TxStatus.SUCCESS:
-        GasTopUp.objects.filter(pk=top_up.pk).update(state="confirmed", confirmed_at=timezone.now())
-    elif receipt.status == TxStatus.FAILED:
-        GasTopUp.objects.filter(pk=top_up.pk).update(state="failed")
-        raise RefundBlocked(f"the gas top-up {top_up.tx_hash} failed on-chain", human=True)
 
 
 # --- signing -------------------------------------------------------------------------------------

@@ -15,7 +15,16 @@ from chains.base import BlockRef, Chain, ScanResult, Transfer
 from chains.scan import scan_stage
 from recovery.chain_registry import chain_for
 from recovery.locks import advisory_lock
-from recovery.models import Deposit, DepositAddress, DepositStatus, Family, Network, ScanCursor, ScannedBlock
+from recovery.models import (
+    Deposit,
+    DepositAddress,
+    DepositStatus,
+    Family,
+    GasTopUpBatch,
+    Network,
+    ScanCursor,
+    ScannedBlock,
+)
 from recovery.models.fields import BaseUnitsField
 from recovery.services.classify import Listing, deposit_class
 from recovery.services.watched import watched_addresses
@@ -160,10 +169,11 @@ def deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report
     }
     listing = Listing.of(network)
     internal = internal_senders(network)
+    top_up_txids = own_top_up_txids(network, {t.txid for t in transfers})
     now = timezone.now()
     new_rows, seen_ids = [], []
     for transfer in transfers:
-        if transfer.sender in internal:
+        if transfer.sender in internal or transfer.txid.lower() in top_up_txids:
             report.skipped_items.append(f"{transfer.txid}:{transfer.index} our own gas top-up")
             continue
         owner = owners.get(transfer.recipient)
@@ -226,6 +236,16 @@ def internal_senders(network: Network) -> set[str]:
     from recovery.signers import evm_signer
 
     return {evm_signer().gas_wallet_address()}
+
+
+def own_top_up_txids(network: Network, txids: set[str]) -> set[str]:
+    """Which of these transactions are our gas top-up batches: their internal transfers come from the
+    disperse contract, which anyone may also call to make a real deposit, so the sender alone cannot tell."""
+    if network.family != Family.EVM or not txids:
+        return set()
+    candidates = {txid.lower() for txid in txids}
+    batches = GasTopUpBatch.objects.filter(network=network, tx_hash__in=candidates)
+    return {txid.lower() for txid in batches.values_list("tx_hash", flat=True)}
 
 
 def triage_on_commit(deposit_ids: list[int]) -> None:

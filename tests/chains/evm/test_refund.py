@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import pytest
+from eth_abi import decode
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,6 +30,7 @@ from chains.evm.refund import (
     erc1155_safe_transfer,
     estimate_refund_gas,
     gas_top_up,
+    gas_top_up_batch,
     holdings,
     legacy_fees,
     native_transfer,
@@ -78,6 +80,29 @@ def test_native_transfer_and_top_up_carry_value_only():
 def test_gas_top_up_refuses_nothing_to_send(needed):
     with pytest.raises(ValueError):
         gas_top_up(TO, needed)
+
+
+def test_a_top_up_batch_is_disperse_ether_with_the_sum_as_value():
+    call = gas_top_up_batch(TOKEN.lower(), [(TO, 5), (FROM.lower(), 7)])
+    # selector of disperseEther(address[],uint256[]), two offsets, then each array as length + items
+    head = "e63d38ed" + word(0x40) + word(0xA0)
+    assert call.data.hex() == head + word(2) + word(TO) + word(FROM) + word(2) + word(5) + word(7)
+    assert (call.to, call.value) == (TOKEN, 12)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**200), min_size=1, max_size=20))
+def test_a_top_up_batch_sends_exactly_what_its_top_ups_add_up_to(amounts):
+    top_ups = [(f"0x{n + 1:040x}", amount) for n, amount in enumerate(amounts)]
+    call = gas_top_up_batch(TOKEN, top_ups)
+    recipients, values = decode(["address[]", "uint256[]"], call.data[4:])
+    assert call.value == sum(values) == sum(amounts)
+    assert [r.lower() for r in recipients] == [a for a, _ in top_ups] and list(values) == amounts
+
+
+@pytest.mark.parametrize("top_ups", [[], [(TO, 0)], [(TO, 5), (FROM, -1)]])
+def test_a_top_up_batch_refuses_nothing_or_nonpositive_amounts(top_ups):
+    with pytest.raises(ValueError):
+        gas_top_up_batch(TOKEN, top_ups)
 
 
 def test_unsigned_tx_takes_nonce_fees_and_key_from_the_caller():
