@@ -91,6 +91,7 @@ class TestRealNodeAnswers:
     def test_resend_after_mining_is_unclear_not_a_failure(self, evm_snapshot, signer):
         signed = signer.sign(_payment(_nonce(evm_snapshot, signer.address(0))))
         assert send_raw(evm_snapshot.rpc, signed).outcome is A
+        evm_snapshot.wait_receipt(signed.txid)  # anvil seals the block asynchronously, even on automine
         result = send_raw(evm_snapshot.rpc, signed)
         assert result.outcome is U
         assert "nonce too low" in result.detail
