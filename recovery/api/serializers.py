@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.http import QueryDict
 from rest_framework import serializers
 
 from recovery import selectors
@@ -23,7 +25,37 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
 
 
-class LookupInSerializer(serializers.Serializer):
+class InputSerializer(serializers.Serializer):
+    """A request body. JSON values must have the schema's types (DRF alone reads the number 12 as the text
+    "12", the text "1" as 1 and "yes" as true); a form's values are all text and are converted as usual."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            errors = {
+                name: [message]
+                for name, field in self.fields.items()
+                if data.get(name) is not None and (message := json_type_error(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def json_type_error(field: serializers.Field, value: Any) -> str:
+    if isinstance(field, serializers.BooleanField):
+        return "" if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return (
+            ""
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else "Must be a whole number."
+        )
+    if isinstance(field, serializers.CharField):
+        return "" if isinstance(value, str) else "Must be text."
+    return ""
+
+
+class LookupInSerializer(InputSerializer):
     network = serializers.SlugField(max_length=40)
     txid = serializers.CharField(max_length=300)
     amount = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
@@ -46,7 +78,7 @@ class LookupOutSerializer(serializers.Serializer):
     existing_case = serializers.CharField(allow_null=True)
 
 
-class FileInSerializer(serializers.Serializer):
+class FileInSerializer(InputSerializer):
     quote_token = serializers.CharField(max_length=20_000)
     refund_destination = serializers.CharField(max_length=300)
     destination_memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
@@ -57,28 +89,28 @@ class FileInSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
 
 
-class DestinationInSerializer(serializers.Serializer):
+class DestinationInSerializer(InputSerializer):
     refund_destination = serializers.CharField(max_length=300)
     destination_memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     otp_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
-class EmailCodeInSerializer(serializers.Serializer):
+class EmailCodeInSerializer(InputSerializer):
     network = serializers.SlugField(max_length=40)
     address = serializers.CharField(max_length=300)
     memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class MessageInSerializer(serializers.Serializer):
+class MessageInSerializer(InputSerializer):
     body = serializers.CharField(max_length=20_000)
 
 
-class ChallengeInSerializer(serializers.Serializer):
+class ChallengeInSerializer(InputSerializer):
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     method = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
 
 
-class ProofInSerializer(serializers.Serializer):
+class ProofInSerializer(InputSerializer):
     nonce = serializers.CharField(max_length=200)
     signature = serializers.CharField(max_length=20_000)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import Http404
@@ -19,7 +20,14 @@ from recovery.models import Network
 from recovery.services import destinations, filing, ownership, user_cases
 from recovery.services.user_errors import UserError
 
-ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 403, 404, 409, 422, 429)}
+# 415: a body in a media type other than JSON, a form or multipart.
+ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 403, 404, 409, 415, 422, 429)}
+# A read is refused when signed out (403) or for another user's object (404).
+READ_ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (403, 404)}
+# A list is also refused for a malformed page or page size (400).
+LIST_ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 403, 404)}
+# A lookup and a filing ask the chain's node, which may be unreachable (503).
+CHAIN_ERRORS = {**ERRORS, 503: OpenApiResponse(s.ErrorSerializer)}
 
 
 def error_response(code: str, message: str, field: str = "", http: int = 400) -> Response:
@@ -80,7 +88,7 @@ def network_of(slug: str) -> Network:
 class LookupView(UserAPIView):
     write_scope = "lookups"
 
-    @extend_schema(request=s.LookupInSerializer, responses={200: s.LookupOutSerializer, **ERRORS})
+    @extend_schema(request=s.LookupInSerializer, responses={200: s.LookupOutSerializer, **CHAIN_ERRORS})
     def post(self, request: Request) -> Response:
         """Look a transaction up, suggest the category and quote the fee (binding, in `quote_token`)."""
         data = valid(s.LookupInSerializer, request)
@@ -104,23 +112,48 @@ class LookupView(UserAPIView):
 
 
 class CasePagination(PageNumberPagination):
+    """Pages of 25, up to 100 on request; a malformed page or page size is refused, not taken as 1 or 25."""
+
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_number(self, request: Request, paginator: Any) -> int:
+        return positive_int_param(request, self.page_query_param) or 1
+
+    def get_page_size(self, request: Request) -> int:
+        size = positive_int_param(request, self.page_size_query_param)
+        return min(size, self.max_page_size) if size else self.page_size
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+def positive_int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+        raise exceptions.ValidationError({name: "Use a whole number of 1 or more."})
+    return int(raw)
+
 
 class CaseListView(UserAPIView):
     write_scope = "filing"
+    pagination_class = CasePagination  # also tells the schema the list is paginated
 
-    @extend_schema(responses={200: s.CaseListSerializer(many=True)})
+    @extend_schema(responses={200: s.CaseListSerializer(many=True), **LIST_ERRORS})
     def get(self, request: Request) -> Response:
-        paginator = CasePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.user_cases(request.user), request, view=self)
         return paginator.get_paginated_response(s.CaseListSerializer(page, many=True).data)
 
     @extend_schema(
         request=s.FileInSerializer,
-        responses={201: s.CaseDetailSerializer, 200: s.CaseDetailSerializer, **ERRORS},
+        responses={201: s.CaseDetailSerializer, 200: s.CaseDetailSerializer, **CHAIN_ERRORS},
     )
     def post(self, request: Request) -> Response:
         """File a case from a lookup's quote_token. A deposit with an open case returns that case (200)."""
@@ -143,7 +176,7 @@ class CaseListView(UserAPIView):
 
 
 class CaseDetailView(UserAPIView):
-    @extend_schema(responses={200: s.CaseDetailSerializer, 404: s.ErrorSerializer})
+    @extend_schema(responses={200: s.CaseDetailSerializer, **READ_ERRORS})
     def get(self, request: Request, reference: str) -> Response:
         return Response(s.CaseDetailSerializer(self.case(reference)).data)
 
@@ -175,7 +208,7 @@ class CaseDestinationView(UserAPIView):
 class CaseMessagesView(UserAPIView):
     write_scope = "filing"
 
-    @extend_schema(responses={200: s.MessageSerializer(many=True)})
+    @extend_schema(responses={200: s.MessageSerializer(many=True), **READ_ERRORS})
     def get(self, request: Request, reference: str) -> Response:
         return Response(s.MessageSerializer(selectors.case_messages(self.case(reference)), many=True).data)
 
