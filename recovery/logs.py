@@ -6,7 +6,19 @@ import json
 import logging
 from datetime import UTC, datetime
 
-CONTEXT_KEYS = ("case_id", "refund_id", "deposit_id", "network", "txid", "task_id", "event")
+CONTEXT_KEYS = (
+    "case_id",
+    "refund_id",
+    "deposit_id",
+    "network",
+    "txid",
+    "task_id",
+    "event",
+    "account",
+    "nonce",
+    "kind",
+    "batch_id",
+)
 
 
 class StructuredFormatter(logging.Formatter):

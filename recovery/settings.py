@@ -296,3 +296,12 @@ METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECOND
 # and a batch holds at most this many deposit addresses.
 GAS_TOP_UP_BATCH_WINDOW_SECONDS = float(os.environ.get("GAS_TOP_UP_BATCH_WINDOW_SECONDS", "1.0"))
 GAS_TOP_UP_BATCH_MAX = int(os.environ.get("GAS_TOP_UP_BATCH_MAX", "100"))
+
+# --- reconciliation (recovery/services/reconcile.py) -----------------------------------------------
+CELERY_IMPORTS = [*CELERY_IMPORTS, "recovery.reconcile_tasks"]
+CELERY_TASK_ROUTES["recovery.reconcile_tasks.reconcile_networks"] = {"queue": "verify"}
+CELERY_BEAT_SCHEDULE["reconcile-networks"] = {
+    "task": "recovery.reconcile_tasks.reconcile_networks",
+    "schedule": crontab(minute=41),  # hourly: every nonce of every sending account against our records
+    "options": {"expires": 50 * 60},
+}

@@ -28,6 +28,7 @@ from recovery.models import (
     UserProfile,
 )
 from recovery.services.auto_return import deposit_triage
+from recovery.services.reconcile import reconcile_network
 from tests.payout_env import DEPOSIT_INDEX, deposit_of
 from tests.services import BROKER_URL, celery_worker, require_service
 
@@ -151,6 +152,10 @@ def test_refunds_are_paid_exactly_once_while_workers_are_killed(payout, sender, 
     }
     assert payout.nonce(gas_wallet) == len(sizes), "each batch mined once, no nonce gaps in the gas wallet"
     assert max(sizes) > 1, "the addresses that exist shared a disperse batch"
+    report = reconcile_network(network)  # every nonce of every sending account against the records
+    print(f"crash test: reconciliation {report.as_dict()}")
+    assert report.clean and report.refunds_paid_once == REFUNDS and report.double_payments == 0
+    assert report.gas_wallet_outflow_recorded == report.gas_wallet_outflow_on_chain
     assert GasTopUp.objects.filter(batchable=True).count() == SWEPT_BEFORE
     assert len(died_at) >= 3 and crashes >= REFUNDS // 2, (
         f"too few kills at the failpoints to prove much: {died_at}"
