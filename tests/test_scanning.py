@@ -135,6 +135,7 @@ def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain
     )
     raw = "0x" + signed.raw.hex()
     txid = node.rpc.call("eth_sendRawTransaction", [raw])
+    node.wait_receipt(txid)  # anvil seals asynchronously: first the block holding it, then the depth
     node.mine(CONFIRMATIONS)
     network_scan(network_id=network.pk)
     first = Deposit.objects.get(txid=txid)
@@ -142,6 +143,7 @@ def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain
     node.rollback(CONFIRMATIONS + 1)  # the deposit's block and those above it are gone
     node.mine(1)
     assert node.rpc.call("eth_sendRawTransaction", [raw]) == txid  # the same bytes, now in a later block
+    node.wait_receipt(txid)
     node.mine(CONFIRMATIONS + 1)
     network_scan(network_id=network.pk)
 
