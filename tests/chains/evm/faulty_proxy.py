@@ -12,6 +12,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,8 +37,10 @@ class _Armed:
 class FaultyProxy:
     """Start with `with FaultyProxy(node_url) as proxy:`, point a JsonRpc at proxy.url, then inject()."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, on_send: Callable[[str], None] | None = None) -> None:
+        """`on_send(raw_hex)` is called with every raw transaction passed on to the node."""
         self.upstream = upstream
+        self.on_send = on_send
         self.sends_seen = 0  # eth_sendRawTransaction requests that reached the proxy
         self.sends_forwarded = 0  # ... and that the node received
         self._armed: _Armed | None = None
@@ -93,6 +96,8 @@ class FaultyProxy:
     def _forward_send(self, body: bytes) -> tuple[int, bytes]:
         with self._lock:
             self.sends_forwarded += 1
+        if self.on_send is not None:
+            self.on_send(json.loads(body)["params"][0])
         return self._forward(body)
 
     def _forward(self, body: bytes) -> tuple[int, bytes]:
