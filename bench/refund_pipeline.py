@@ -165,7 +165,7 @@ def main() -> None:
                 ids = queue_refunds(node, token, user, batch)
                 batches_before = GasTopUpBatch.objects.count()
                 started = time.monotonic()
-                if mode == "pipelined":
+                if mode.startswith("pipelined"):
                     advance_all(ids)
                 else:
                     for refund_id in ids:
