@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from django.conf import settings
@@ -142,8 +144,13 @@ def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain
 
     node.rollback(CONFIRMATIONS + 1)  # the deposit's block and those above it are gone
     node.mine(1)
+    base = node.head()
     assert node.rpc.call("eth_sendRawTransaction", [raw]) == txid  # the same bytes, now in a later block
-    node.wait_receipt(txid)
+    # anvil seals asynchronously and may still answer with the rolled-back receipt: wait for the new one.
+    deadline = time.monotonic() + 10
+    while mined_in(node, txid) <= base:
+        assert time.monotonic() < deadline, "the re-sent deposit was not mined"
+        time.sleep(0.05)
     node.mine(CONFIRMATIONS + 1)
     network_scan(network_id=network.pk)
 
@@ -160,3 +167,8 @@ def test_a_second_scanner_of_the_same_network_stands_aside(chain_env):
         other.execute("SELECT pg_advisory_lock(%s)", [lock_key("scan:anvil")])
         report = network_scan(network_id=network.pk)
     assert report.skipped and not ScanCursor.objects.exists()
+
+
+def mined_in(node, txid: str) -> int:
+    receipt = node.rpc.call("eth_getTransactionReceipt", [txid]) or {}
+    return int(receipt.get("blockNumber", "0x0"), 16)
