@@ -206,6 +206,7 @@ CELERY_TASK_ROUTES = {
     "recovery.tasks.sweep_stuck_refunds": {"queue": "refunds"},
     "recovery.tasks.deposits_triage": {"queue": "verify"},
     "recovery.tasks.sweep_untriaged_deposits": {"queue": "verify"},
+    "recovery.tasks.sweep_unsent_notifications": {"queue": "notify"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -304,4 +305,15 @@ CELERY_BEAT_SCHEDULE["reconcile-networks"] = {
     "task": "recovery.reconcile_tasks.reconcile_networks",
     "schedule": crontab(minute=41),  # hourly: every nonce of every sending account against our records
     "options": {"expires": 50 * 60},
+}
+
+# --- sweepers for lost messages ---------------------------------------------------------------------
+# A refund untouched this long in a working state is re-sent to the workers (a message lost with a killed
+# worker: with RabbitMQ it returns at once, with Redis only after the visibility timeout).
+REFUND_STUCK_AFTER_SECONDS = int(os.environ.get("REFUND_STUCK_AFTER_SECONDS", "300"))
+# A user-visible event still unmailed after this long is mailed by the sweeper (sending is once per event).
+NOTIFY_SWEEP_AFTER_SECONDS = int(os.environ.get("NOTIFY_SWEEP_AFTER_SECONDS", "600"))
+CELERY_BEAT_SCHEDULE["sweep-unsent-notifications"] = {
+    "task": "recovery.tasks.sweep_unsent_notifications",
+    "schedule": timedelta(minutes=5),
 }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from smtplib import SMTPException
 
 from celery import shared_task
+from django.conf import settings
 
 from chains.base import TransientChainError
 from recovery.models import Network
@@ -22,6 +24,17 @@ log = logging.getLogger(__name__)
 )
 def notify_event(event_id: int) -> None:
     notify.notify_event(event_id=event_id)
+
+
+@shared_task
+def sweep_unsent_notifications() -> int:
+    """Re-send the messages of user-visible events nobody mailed (sending is idempotent per event)."""
+    due = notify.notifications_due(
+        older_than=timedelta(seconds=settings.NOTIFY_SWEEP_AFTER_SECONDS), within=timedelta(days=1)
+    )
+    for event_id in due:
+        notify_event.delay(event_id)
+    return len(due)
 
 
 @shared_task

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from recovery.models import CaseEvent, Notification, State, UserProfile
 from recovery.reasons import reason_text
@@ -62,3 +64,17 @@ def notify_event(*, event_id: int) -> Notification | None:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [case.user.email])
     log.info("case notification sent", extra={"case_id": case.pk, "event": event.kind})
     return notification
+
+
+def notifications_due(*, older_than: timedelta, within: timedelta) -> list[int]:
+    """User-visible events that should have been mailed by now and were not: the message that would have
+    sent them was lost (a worker killed holding it, a broker restart). Looked for only `within` back, so
+    old history is never mailed late."""
+    now = timezone.now()
+    events = CaseEvent.objects.filter(
+        kind__in=USER_VISIBLE_KINDS,
+        created_at__lt=now - older_than,
+        created_at__gte=now - within,
+        case__user__isnull=False,
+    ).exclude(case__user__email="")
+    return list(events.filter(notifications__isnull=True).order_by("pk").values_list("pk", flat=True)[:500])

@@ -45,7 +45,6 @@ SYSTEM = Actor.system("refund executor")
 WAIT_TOP_UP = 2.0
 WAIT_RECEIPT = 2.0
 WAIT_UNCLEAR = 5.0
-STUCK_AFTER = timedelta(minutes=5)
 
 
 @transaction.atomic
@@ -319,7 +318,7 @@ def refunds_sweep_stuck() -> int:
     """Re-enqueue refunds that sat in a working state too long (a lost message, a dead worker)."""
     from recovery import tasks
 
-    cutoff = timezone.now() - STUCK_AFTER
+    cutoff = timezone.now() - timedelta(seconds=settings.REFUND_STUCK_AFTER_SECONDS)
     stuck = Refund.objects.filter(
         state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST], updated_at__lt=cutoff
     ).values_list("pk", flat=True)
