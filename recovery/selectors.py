@@ -10,7 +10,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from recovery.models import CaseEvent, CaseMessage, OwnershipChallenge, RecoveryCase, Refund, State
+from recovery.models import (
+    CaseEvent,
+    CaseMessage,
+    OwnershipChallenge,
+    RecoveryCase,
+    Refund,
+    Resolution,
+    State,
+)
 from recovery.reasons import reason_text
 
 # Staff-internal steps the user never sees (a single approval, a refused attempt).
@@ -160,6 +168,8 @@ def case_open_challenges(case: RecoveryCase) -> QuerySet[OwnershipChallenge]:
 
 def next_step(case: RecoveryCase) -> str:
     text = NEXT_STEPS.get(State(case.state), "")
+    if case.state == State.APPROVED and case.resolution == Resolution.ACCOUNT_CREDIT:
+        text = "Support credits the funds to your exchange account next."
     if case.state == State.REJECTED and case.rejection_reason:
         text = reason_text(case.rejection_reason) or text
     return text

@@ -1,4 +1,4 @@
-"""Writes on recovery cases: filing, proposals, approvals, rejections, destination changes."""
+"""Writes on recovery cases: filing, proposals, approvals, rejections, credits, destination changes."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ from recovery.workflow import (
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# The exchange's ledger/transaction id of an account credit, as staff copy it from the ledger.
+LEDGER_REFERENCE_MAX_LENGTH = 100
+
+
+class LedgerReferenceInvalid(WorkflowError):
+    code = "ledger_reference"
 
 
 def audited_refusal(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -170,6 +177,34 @@ def case_request_info(
         State.NEEDS_INFO,
         actor=actor,
         data={"question": question[:2000]},
+        expected_version=expected_version,
+    )
+
+
+@audited_refusal("mark_credited")
+def case_mark_credited(
+    *, case_id: int, actor: Actor, ledger_reference: str, expected_version: int | None = None
+) -> RecoveryCase:
+    """Record that the exchange credited the user's account, and close the case as `credited`.
+
+    The ledger reference is what ties the case to the exchange's books, so it is required; it is
+    kept in the event's data (the audit log is the record). Roles and guards (an account-credit
+    resolution, complete approvals) are the table's `credit` edge.
+    """
+    reference = (ledger_reference or "").strip()
+    if not reference:
+        raise LedgerReferenceInvalid("a credit needs the exchange's ledger or transaction reference")
+    if len(reference) > LEDGER_REFERENCE_MAX_LENGTH:
+        raise LedgerReferenceInvalid(
+            f"a ledger reference has at most {LEDGER_REFERENCE_MAX_LENGTH} characters"
+        )
+    if not reference.isprintable():
+        raise LedgerReferenceInvalid("a ledger reference is one line of printable characters")
+    return transition(
+        case_id,
+        State.CREDITED,
+        actor=actor,
+        data={"ledger_reference": reference},
         expected_version=expected_version,
     )
 

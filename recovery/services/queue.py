@@ -22,6 +22,8 @@ ACTION_ROLES: dict[str, Role] = {
     "propose": Role.AGENT,
     "approve": Role.APPROVER,
     "reject": Role.APPROVER,
+    # The table's `credit` edge is an agent's; approvers hold `work_case` too, so they record it as agents.
+    "mark_credited": Role.AGENT,
 }
 
 # Triage walks the table's own edges towards `awaiting_review`; each step is checked by transition().

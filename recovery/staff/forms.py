@@ -61,6 +61,11 @@ class RejectForm(VersionedForm):
     )
 
 
+class MarkCreditedForm(VersionedForm):
+    # Not required nor bounded here: the service refuses a missing or over-long reference, audited.
+    ledger_reference = forms.CharField(required=False, label="Ledger reference of the credit")
+
+
 class OtpForm(forms.Form):
     token = forms.CharField(
         max_length=8,

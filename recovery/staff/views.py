@@ -23,10 +23,16 @@ from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 
-from recovery.models import RecoveryCase, State
+from recovery.models import RecoveryCase, Resolution, State
 from recovery.reasons import REJECTION_REASONS
 from recovery.services import queue, report
-from recovery.services.cases import case_approve, case_reject, case_request_info
+from recovery.services.cases import (
+    LEDGER_REFERENCE_MAX_LENGTH,
+    case_approve,
+    case_mark_credited,
+    case_reject,
+    case_request_info,
+)
 from recovery.services.events import event_log_verify
 from recovery.staff import forms
 from recovery.staff.middleware import STARTED_KEY
@@ -50,6 +56,7 @@ REFUSAL_HINTS = {
     "reason_required": "Choose one of the standard reason codes.",
     "approvals_incomplete": "Approvals are incomplete.",
     "illegal_transition": "Not possible in the case's current state.",
+    "ledger_reference": "Copy the credit's reference from the exchange's ledger.",
 }
 
 
@@ -134,8 +141,19 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "open_states": {State.AWAITING_REVIEW, State.SUBMITTED, State.VERIFYING, State.NEEDS_INFO},
         "can_reject_now": State.REJECTED in allowed_targets(file.case.state),
+        "can_mark_credited": can_mark_credited(file.case, user),
+        "ledger_reference_max": LEDGER_REFERENCE_MAX_LENGTH,
     }
     return render(request, "staff/case.html", context)
+
+
+def can_mark_credited(case: RecoveryCase, user: Any) -> bool:
+    """Offer the credit form on an approved account credit to staff whose role may take the edge."""
+    return (
+        case.state == State.APPROVED
+        and case.resolution == Resolution.ACCOUNT_CREDIT
+        and queue.staff_actor(user, "mark_credited").holds_role()
+    )
 
 
 # Each action: its form, and the one service it calls with the cleaned data.
@@ -177,6 +195,12 @@ ACTIONS: dict[str, tuple[type[forms.VersionedForm], ActionCall]] = {
             case_id=pk, actor=actor, reason_code=d["reason_code"], expected_version=d["version"]
         ),
     ),
+    "mark_credited": (
+        forms.MarkCreditedForm,
+        lambda pk, actor, d: case_mark_credited(
+            case_id=pk, actor=actor, ledger_reference=d["ledger_reference"], expected_version=d["version"]
+        ),
+    ),
 }
 
 
@@ -205,6 +229,8 @@ def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def success_text(action: str, case: RecoveryCase) -> str:
     if action == "approve" and case.state == State.AWAITING_APPROVAL:
         return "Your approval is recorded. The case needs another, distinct approver."
+    if action == "mark_credited":
+        return "The credit is recorded with its ledger reference. The case is closed as credited."
     return f"Done: {action.replace('_', ' ')}. The case is now {case.get_state_display().lower()}."
 
 
