@@ -25,6 +25,7 @@ from recovery.models import (
 from recovery.reasons import reason_text
 from recovery.roles import Actor
 from recovery.services.cases import case_change_destination
+from recovery.services.events import event_record
 from recovery.services.user_errors import UserError
 from recovery.services.user_otp import email_code_send, second_factor_verify
 
@@ -177,12 +178,54 @@ def destination_change(
 def whitelist_add(
     *, user: Any, network: Network, address: str, memo: str, label: str, otp_code: str
 ) -> UserDestination:
+    """Put an address on the whitelist (second factor); it is usable after a cooling-off counted from now."""
     address, memo = destination_normalize(network=network, address=address, memo=memo)
     destination_screen(network=network, address=address)
     second_factor_verify(user=user, code=otp_code, purpose=destination_purpose(network.family, address, memo))
+    now = timezone.now()
     row = destination_record(user=user, family=network.family, address=address, memo=memo)
+    if not row.whitelisted:
+        # Whitelisting is a new permission to pay: its cooling-off starts now, also for a row whose clock
+        # ran out long ago (an address removed from the whitelist before, or used as a plain destination).
+        row.usable_after = max(row.usable_after, now + settings.DESTINATION_COOLING_OFF)
     row.whitelisted, row.label = True, (label or "")[:80]
-    row.save(update_fields=["whitelisted", "label"])
+    row.save(update_fields=["whitelisted", "label", "usable_after"])
+    return row
+
+
+@transaction.atomic
+def whitelist_remove(*, user: Any, destination_id: int) -> UserDestination:
+    """Take one of the user's own addresses off the whitelist; the row stays (cases may name it).
+
+    No second factor: removing only narrows what can be paid. Another user's entry, an unknown id and an
+    address not on the whitelist are all the same "not found", so nothing leaks about other users.
+    """
+    row = (
+        UserDestination.objects.select_for_update()
+        .filter(pk=destination_id, user=user, whitelisted=True)
+        .first()
+    )
+    if row is None:
+        raise UserError(
+            "whitelist_entry_not_found",
+            "That address is not on your whitelist: reload the security page and try again.",
+            status=404,
+        )
+    row.whitelisted = False
+    row.save(update_fields=["whitelisted"])
+    event_record(
+        case=None,
+        kind="whitelist_removed",
+        actor=Actor.case_owner(user),
+        data={
+            "user": user.get_username(),
+            "destination": row.pk,
+            "family": row.family,
+            "address": row.address,
+            "memo": row.memo,
+            "label": row.label,
+        },
+    )
     return row
 
 

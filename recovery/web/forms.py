@@ -89,6 +89,10 @@ class WhitelistForm(forms.Form):
     otp_code = forms.CharField(label="Confirmation code", required=False, help_text=OTP_HELP)
 
 
+class WhitelistRemoveForm(forms.Form):
+    destination = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+
+
 class WhitelistOnlyForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Send refunds only to whitelisted addresses")
     otp_code = forms.CharField(label="Confirmation code", required=False, help_text=OTP_HELP)

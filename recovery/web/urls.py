@@ -24,5 +24,6 @@ urlpatterns = [
     path("security/", views.security, name="security"),
     path("security/totp/", views.security_totp, name="security-totp"),
     path("security/whitelist/", views.security_whitelist, name="security-whitelist"),
+    path("security/whitelist/remove/", views.security_whitelist_remove, name="security-whitelist-remove"),
     path("security/whitelist-only/", views.security_whitelist_only, name="security-whitelist-only"),
 ]

@@ -317,6 +317,27 @@ def security_whitelist(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def security_whitelist_remove(request: HttpRequest) -> HttpResponse:
+    form = forms.WhitelistRemoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That is not an address of your whitelist: reload this page and try again.")
+        return redirect("web:security")
+    try:
+        removed = destinations.whitelist_remove(
+            user=request.user, destination_id=form.cleaned_data["destination"]
+        )
+        messages.success(
+            request,
+            f"Removed {removed.address} from your whitelist. "
+            "Adding it again starts a new cooling-off period.",
+        )
+    except UserError as error:
+        messages.error(request, error.message)
+    return redirect("web:security")
+
+
+@login_required
+@require_POST
 def security_whitelist_only(request: HttpRequest) -> HttpResponse:
     form = forms.WhitelistOnlyForm(request.POST)
     form.is_valid()
