@@ -9,14 +9,16 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from chains.evm.devnet import encode_call
+from chains.evm.devnet import deploy_contract, encode_call
 from chains.evm.signer import EvmUnsigned, Fees, LocalHDSigner
+from recovery.chain_registry import forget_chains
 from recovery.locks import lock_key
 from recovery.models import (
     Deposit,
     DepositClass,
     DepositStatus,
     ListedAsset,
+    Network,
     ScanCursor,
 )
 from recovery.services.scanning import network_scan
@@ -116,8 +118,18 @@ def test_a_reorg_orphans_the_deposits_of_replaced_blocks(chain_env, depth):
     assert report.rewound_to is not None and report.rewound_to < deposit.block_number
 
 
-def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain_env):
-    node, network, address, contracts = chain_env
+def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain_env, anvil_factory):
+    """On a node of its own: on the long-lived session node, after hundreds of snapshot reverts, anvil's
+    rollback now and then restored a state in which the re-sent transfer reverted (a receipt without
+    logs). The scanner rightly left that deposit orphaned, but it is not what this test is about."""
+    _, network, address, _ = chain_env
+    node = anvil_factory(chain_id=31337)
+    token = deploy_contract(node, "NoReturnToken")
+    options = {**network.options, "start_block": node.head() + 1}
+    Network.objects.filter(pk=network.pk).update(rpc_url=node.url, options=options)
+    network.refresh_from_db()
+    forget_chains()
+    contracts = {"NoReturnToken": token}
     user_index = 3  # anvil's account 3 is index 3 of the same development mnemonic
     user = node.accounts[user_index]
     node.transact(contracts["NoReturnToken"], "mint", user, 10**18)
@@ -151,6 +163,7 @@ def test_a_deposit_mined_again_after_a_reorg_is_confirmed_in_its_new_block(chain
     while mined_in(node, txid) <= base:
         assert time.monotonic() < deadline, "the re-sent deposit was not mined"
         time.sleep(0.05)
+    assert node.rpc.call("eth_getTransactionReceipt", [txid])["status"] == "0x1", "the re-sent transfer"
     node.mine(CONFIRMATIONS + 1)
     network_scan(network_id=network.pk)
 
