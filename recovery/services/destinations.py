@@ -190,6 +190,20 @@ def whitelist_add(
         row.usable_after = max(row.usable_after, now + settings.DESTINATION_COOLING_OFF)
     row.whitelisted, row.label = True, (label or "")[:80]
     row.save(update_fields=["whitelisted", "label", "usable_after"])
+    event_record(
+        case=None,
+        kind="whitelist_added",
+        actor=Actor.case_owner(user),
+        data={
+            "user": user.get_username(),
+            "destination": row.pk,
+            "family": row.family,
+            "address": row.address,
+            "memo": row.memo,
+            "label": row.label,
+            "usable_after": row.usable_after.isoformat(),
+        },
+    )
     return row
 
 
@@ -235,6 +249,12 @@ def whitelist_only_set(*, user: Any, enabled: bool, otp_code: str) -> UserProfil
     profile = UserProfile.objects.select_for_update().get(user=user)
     profile.whitelist_only = enabled
     profile.save(update_fields=["whitelist_only"])
+    event_record(
+        case=None,
+        kind="whitelist_only_set",
+        actor=Actor.case_owner(user),
+        data={"user": user.get_username(), "enabled": enabled},
+    )
     return profile
 
 

@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery.models import (
     Approval,
+    CaseEvent,
     EmailCode,
     Resolution,
     ScreenedAddress,
@@ -178,6 +179,8 @@ def test_an_unconfirmed_or_sanctioned_destination_is_never_usable(network, users
 def test_whitelist_only_refuses_destinations_off_the_whitelist(network, users):
     whitelist_only_set(user=users.alice, enabled=True, otp_code=email_code(users.alice, "whitelist_only:1"))
     assert UserProfile.objects.get(user=users.alice).whitelist_only
+    switched = CaseEvent.objects.get(kind="whitelist_only_set")  # audited on the system chain
+    assert switched.case is None and switched.data == {"user": "alice", "enabled": True}
     case = make_case(network, users.alice, state=State.AWAITING_REVIEW)
     code = send_and_read_code(users.alice, network, DEST)
     with pytest.raises(UserError) as refused:
@@ -192,6 +195,8 @@ def test_whitelist_only_refuses_destinations_off_the_whitelist(network, users):
         label="ledger",
         otp_code=send_and_read_code(users.alice, network, DEST),
     )
+    added = CaseEvent.objects.get(kind="whitelist_added")
+    assert (added.data["address"], added.data["label"], added.data["user"]) == (DEST, "ledger", "alice")
     destination_change(
         user=users.alice,
         case=case,
