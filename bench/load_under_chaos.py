@@ -52,12 +52,14 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from case_data import HEAVY_USER_CASES, heavy_user_cases  # noqa: E402 (beside this script)
+
 BROKER = "redis://127.0.0.1:6379/7"
 # This process publishes too (the first refunds, the re-sends): to the same Redis database.
 os.environ["CELERY_BROKER_URL"] = BROKER
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recovery.settings")
 CONFIRMATIONS = 2
-HEAVY_USER_CASES = 2_000  # the listing user's own cases; the rest belong to 200 other users
 REFUND_TOKENS = 10 * 10**18  # each wrong deposit to be returned: 10 NRT at $1
 FILING_TOKENS = 5 * 10**18  # each deposit a user files a case for: 5 TT, unpriced (the policy ignores it)
 REFUND_TO = "0x" + "4" * 40  # where filers want their tokens back
@@ -131,33 +133,11 @@ def percentile(values: list[float], p: float) -> float:
 
 def cases_populate(network, total: int) -> tuple[str, list[str]]:
     """The listing user's cases among `total`; returns their API token and a sample of their references."""
-    from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from recovery.models import RecoveryCase, UserProfile
+    from recovery.models import RecoveryCase
 
-    users = get_user_model()
-    heavy = users.objects.create_user("heavy", "heavy@example.com", "bench-pass-123")
-    UserProfile.objects.create(user=heavy, account_ref="ACC-heavy")
-    others = users.objects.bulk_create([users(username=f"u{n}") for n in range(200)])
-    owners = [heavy] * HEAVY_USER_CASES + [others[n % len(others)] for n in range(total - HEAVY_USER_CASES)]
-    batch = []
-    for n, owner in enumerate(owners):
-        batch.append(
-            RecoveryCase(
-                origin="user",
-                category="unsupported_token",
-                state="awaiting_review",
-                user=owner,
-                network=network,
-                txid=f"0x{n:064x}",
-                refund_destination=REFUND_TO,
-            )
-        )
-        if len(batch) == 5_000:
-            RecoveryCase.objects.bulk_create(batch)
-            batch = []
-    RecoveryCase.objects.bulk_create(batch)
+    heavy = heavy_user_cases(network, total, other_users=200, destination=REFUND_TO)
     sample = RecoveryCase.objects.filter(user=heavy).order_by("?").values_list("reference", flat=True)[:50]
     return Token.objects.create(user=heavy).key, [str(r) for r in sample]
 

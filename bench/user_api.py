@@ -26,8 +26,10 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from case_data import HEAVY_USER_CASES, heavy_user_cases  # noqa: E402 (beside this script)
+
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-HEAVY_USER_CASES = 2_000  # the benchmarked user's own cases; the rest belong to 1,000 other users
 
 
 def free_port() -> int:
@@ -41,38 +43,16 @@ def populate(total: int) -> tuple[str, list[str]]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from recovery.models import CaseMessage, Network, RecoveryCase, UserProfile
+    from recovery.models import CaseMessage, Network, RecoveryCase
     from recovery.roles import Actor
     from recovery.services.events import event_record
 
     network = Network.objects.create(
         slug="bench", name="Bench", family="evm", confirmations=2, native_symbol="ETH"
     )
-    users = get_user_model()
-    heavy = users.objects.create_user("heavy", "heavy@example.com", "bench-pass-123")
-    UserProfile.objects.create(user=heavy, account_ref="ACC-heavy")
-    others = users.objects.bulk_create([users(username=f"u{n}") for n in range(1_000)])
-    owners = [heavy] * HEAVY_USER_CASES + [others[n % len(others)] for n in range(total - HEAVY_USER_CASES)]
-    batch = []
-    for n, owner in enumerate(owners):
-        batch.append(
-            RecoveryCase(
-                origin="user",
-                category="unsupported_token",
-                state="awaiting_review",
-                user=owner,
-                network=network,
-                txid=f"0x{n:064x}",
-                refund_destination="0x" + "4" * 40,
-            )
-        )
-        if len(batch) == 5_000:
-            RecoveryCase.objects.bulk_create(batch)
-            batch = []
-    RecoveryCase.objects.bulk_create(batch)
+    heavy = heavy_user_cases(network, total, other_users=1_000, destination="0x" + "4" * 40)
     sample = list(RecoveryCase.objects.filter(user=heavy).order_by("?")[:20])
     for case in sample:
         for kind in ("filed", "start_verification", "verified"):

@@ -77,6 +77,10 @@ class UserAPIView(APIView):
     def case(self, reference: str) -> Any:
         return selectors.user_case(self.request.user, reference)
 
+    def case_detail(self, case: Any) -> dict[str, Any]:
+        """The case as the user sees it now, read again after a change."""
+        return s.CaseDetailSerializer(self.case(case.reference)).data
+
 
 def network_of(slug: str) -> Network:
     network = Network.objects.filter(slug=slug).first()
@@ -168,7 +172,7 @@ class CaseListView(UserAPIView):
             facts={k: data[k] for k in ("intended_network", "memo_used", "note")},
         )
         body = {
-            **s.CaseDetailSerializer(selectors.user_case(request.user, filed.case.reference)).data,
+            **self.case_detail(filed.case),
             "duplicate": not filed.created,
             "notice": filed.message,
         }
@@ -185,7 +189,7 @@ class CaseCancelView(UserAPIView):
     @extend_schema(request=None, responses={200: s.CaseDetailSerializer, **ERRORS})
     def post(self, request: Request, reference: str) -> Response:
         case = user_cases.case_cancel_by_owner(user=request.user, case=self.case(reference))
-        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+        return Response(self.case_detail(case))
 
 
 class CaseDestinationView(UserAPIView):
@@ -202,7 +206,7 @@ class CaseDestinationView(UserAPIView):
             memo=data["destination_memo"],
             otp_code=data["otp_code"],
         )
-        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+        return Response(self.case_detail(case))
 
 
 class CaseMessagesView(UserAPIView):
@@ -243,7 +247,7 @@ class ProofView(UserAPIView):
         case = ownership.challenge_answer(
             user=request.user, case=self.case(reference), nonce=data["nonce"], signature=data["signature"]
         )
-        return Response(s.CaseDetailSerializer(selectors.user_case(request.user, case.reference)).data)
+        return Response(self.case_detail(case))
 
 
 class EmailCodeView(UserAPIView):

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from chains.base import SignedTx
 from chains.bitcoin.chain import BitcoinChain
 from chains.bitcoin.network import network_by_name
 from chains.bitcoin.refund import RefundRefused, build_btc_return
 from chains.bitcoin.signer import KeyChain, SpendInput, UnsignedBitcoinTx
 from recovery.failpoints import failpoint
-from recovery.models import Network, Refund, RefundAttempt, RefundState
+from recovery.models import Network, Refund
 from recovery.services.evm_payout import RefundBlocked
+from recovery.services.refund_attempts import attempt_record
 from recovery.signers import bitcoin_signer
 
 
@@ -69,19 +68,8 @@ def refund_sign_locked(refund: Refund, chain: BitcoinChain, network: Network, pl
 
 
 def attempt_store(refund: Refund, signed: SignedTx, unsigned: UnsignedBitcoinTx) -> None:
-    number = refund.attempts + 1
-    RefundAttempt.objects.create(
-        refund=refund,
-        number=number,
-        raw_tx=signed.raw.hex(),
-        tx_hash=signed.txid,
-        fee_cap=unsigned.fee,
-        unsigned={"fee": unsigned.fee, "vsize": unsigned.vsize_estimate, "purpose": unsigned.purpose},
-    )
-    refund.raw_tx, refund.tx_hash, refund.attempts = signed.raw.hex(), signed.txid, number
-    refund.state = RefundState.SIGNED
-    refund.signed_at = refund.signed_at or timezone.now()
-    refund.save(update_fields=["raw_tx", "tx_hash", "attempts", "state", "signed_at", "updated_at"])
+    fields = {"fee": unsigned.fee, "vsize": unsigned.vsize_estimate, "purpose": unsigned.purpose}
+    attempt_record(refund, signed, fee_cap=unsigned.fee, unsigned=fields)
 
 
 def received_amount(chain: BitcoinChain, refund: Refund) -> int:

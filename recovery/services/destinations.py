@@ -190,20 +190,7 @@ def whitelist_add(
         row.usable_after = max(row.usable_after, now + settings.DESTINATION_COOLING_OFF)
     row.whitelisted, row.label = True, (label or "")[:80]
     row.save(update_fields=["whitelisted", "label", "usable_after"])
-    event_record(
-        case=None,
-        kind="whitelist_added",
-        actor=Actor.case_owner(user),
-        data={
-            "user": user.get_username(),
-            "destination": row.pk,
-            "family": row.family,
-            "address": row.address,
-            "memo": row.memo,
-            "label": row.label,
-            "usable_after": row.usable_after.isoformat(),
-        },
-    )
+    whitelist_event("whitelist_added", user, row, usable_after=row.usable_after.isoformat())
     return row
 
 
@@ -227,20 +214,21 @@ def whitelist_remove(*, user: Any, destination_id: int) -> UserDestination:
         )
     row.whitelisted = False
     row.save(update_fields=["whitelisted"])
-    event_record(
-        case=None,
-        kind="whitelist_removed",
-        actor=Actor.case_owner(user),
-        data={
-            "user": user.get_username(),
-            "destination": row.pk,
-            "family": row.family,
-            "address": row.address,
-            "memo": row.memo,
-            "label": row.label,
-        },
-    )
+    whitelist_event("whitelist_removed", user, row)
     return row
+
+
+def whitelist_event(kind: str, user: Any, row: UserDestination, **extra: Any) -> None:
+    """A whitelist change on the audit log's system chain."""
+    data = {
+        "user": user.get_username(),
+        "destination": row.pk,
+        "family": row.family,
+        "address": row.address,
+        "memo": row.memo,
+        "label": row.label,
+    }
+    event_record(case=None, kind=kind, actor=Actor.case_owner(user), data={**data, **extra})
 
 
 @transaction.atomic

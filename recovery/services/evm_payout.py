@@ -30,12 +30,11 @@ from recovery.models import (
     GasTopUpState,
     Network,
     Refund,
-    RefundAttempt,
-    RefundState,
     TokenStandard,
 )
 from recovery.services import gas_top_ups
 from recovery.services.nonces import nonce_take
+from recovery.services.refund_attempts import attempt_record
 from recovery.signers import evm_signer
 
 log = logging.getLogger(__name__)
@@ -139,21 +138,7 @@ def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: 
 
 
 def attempt_store(refund: Refund, signed: SignedTx, unsigned: EvmUnsigned) -> None:
-    number = refund.attempts + 1
-    RefundAttempt.objects.create(
-        refund=refund,
-        number=number,
-        raw_tx=signed.raw.hex(),
-        tx_hash=signed.txid,
-        nonce=signed.nonce,
-        fee_cap=unsigned.fee_cap,
-        unsigned=unsigned_to_json(unsigned),
-    )
-    refund.raw_tx, refund.tx_hash, refund.nonce = signed.raw.hex(), signed.txid, signed.nonce
-    refund.attempts = number
-    refund.state = RefundState.SIGNED
-    refund.signed_at = refund.signed_at or timezone.now()
-    refund.save(update_fields=["raw_tx", "tx_hash", "nonce", "attempts", "state", "signed_at", "updated_at"])
+    attempt_record(refund, signed, fee_cap=unsigned.fee_cap, unsigned=unsigned_to_json(unsigned))
 
 
 def unsigned_to_json(unsigned: EvmUnsigned) -> dict:
