@@ -15,8 +15,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	# npm ci refuses this lock: it omits the other platforms' optional anvil binaries (an npm bug).
-	npm install --no-audit --no-fund --loglevel=error
+	# The lock lists every platform's optional anvil binary, so npm ci installs it as it is (and never rewrites it).
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The demo: anvil, a fresh SQLite database and broker in var/demo/, web, worker, beat, and wrong deposits.
