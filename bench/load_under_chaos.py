@@ -209,13 +209,16 @@ def confirmed_deep(node, txids: list[str]) -> None:
 def refunds_queue(network, txids: list[str]) -> list[int]:
     """Scan and triage in this process, as refund_pipeline.queue_refunds does: queued auto-return refunds.
     Their first refund_advance messages go to Redis on commit and wait there for the workers."""
-    from recovery.models import Deposit, Refund
+    from recovery.models import Deposit, RecoveryCase, Refund
     from recovery.services.auto_return import deposit_triage
+    from recovery.services.execution import case_execute
     from recovery.services.scanning import network_scan
 
     network_scan(network_id=network.pk)
     for deposit_id in Deposit.objects.filter(txid__in=txids).values_list("pk", flat=True):
         deposit_triage(deposit_id=deposit_id)
+        for case_id in RecoveryCase.objects.filter(deposit_id=deposit_id).values_list("pk", flat=True):
+            case_execute(case_id=case_id)  # what a worker does on the approval's commit
     ids = list(Refund.objects.filter(deposit__txid__in=txids).values_list("pk", flat=True))
     if len(ids) != len(txids):
         raise RuntimeError(f"the policy queued {len(ids)} refunds for {len(txids)} deposits")

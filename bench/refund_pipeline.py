@@ -232,8 +232,9 @@ def confirmed(ids: list[int]) -> int:
 
 def queue_refunds(node, token, user: str, addresses: list[str]) -> list[int]:
     """Deposit to each address, record and triage in this process (no workers involved): queued refunds."""
-    from recovery.models import Network, Refund
+    from recovery.models import Network, RecoveryCase, Refund
     from recovery.services.auto_return import deposit_triage
+    from recovery.services.execution import case_execute
     from recovery.services.scanning import network_scan
 
     network = Network.objects.get(slug="anvil")
@@ -243,6 +244,8 @@ def queue_refunds(node, token, user: str, addresses: list[str]) -> list[int]:
     report = network_scan(network_id=network.pk)
     for deposit_id in report.new_deposit_ids:
         deposit_triage(deposit_id=deposit_id)
+        for case_id in RecoveryCase.objects.filter(deposit_id=deposit_id).values_list("pk", flat=True):
+            case_execute(case_id=case_id)  # what a worker does on the approval's commit
     return list(Refund.objects.filter(deposit__txid__in=txids).values_list("pk", flat=True))
 
 

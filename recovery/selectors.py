@@ -20,12 +20,14 @@ from recovery.models import (
     State,
 )
 from recovery.reasons import reason_text
+from recovery.waiting import user_waiting
 
 # Staff-internal steps the user never sees (a single approval, a refused attempt).
 HIDDEN_EVENT_KINDS = frozenset({"refused", "approval_given"})
 
 EVENT_SENTENCES = {
     "filed": "You filed the case.",
+    "detected": "We detected a deposit we cannot credit and opened this case for you.",
     "start_verification": "We started checking the transaction on-chain.",
     "verified": "The transaction checked out on-chain. The case is waiting for review by support.",
     "request_info": "Support needs more information from you.",
@@ -58,7 +60,7 @@ NEXT_STEPS = {
     State.NEEDS_INFO: "We need something from you (see below). The review clock waits for your answer.",
     State.AWAITING_REVIEW: "Support will review the on-chain evidence and propose a resolution.",
     State.AWAITING_APPROVAL: "An approver, never the person who proposed it, checks the resolution.",
-    State.APPROVED: "The refund is queued next; a new destination waits out its cooling-off period first.",
+    State.APPROVED: "The refund is being queued; a new destination waits out its cooling-off period first.",
     State.REFUND_QUEUED: "The refund will be signed and sent shortly.",
     State.REFUND_BROADCAST: "The refund was sent; we are waiting for confirmations.",
     State.REFUND_CONFIRMED: "The refund is confirmed; the case closes shortly.",
@@ -135,7 +137,8 @@ def case_timeline(case: RecoveryCase) -> list[TimelineEntry]:
 
 
 def timeline_entry(event: CaseEvent) -> TimelineEntry:
-    sentence = EVENT_SENTENCES.get(event.kind, "The case was updated.")
+    kind = "detected" if event.kind == "filed" and event.data.get("origin") == "auto" else event.kind
+    sentence = EVENT_SENTENCES.get(kind, "The case was updated.")
     detail = ""
     if event.kind == "reject":
         detail = reason_text(event.reason)
@@ -167,7 +170,7 @@ def case_open_challenges(case: RecoveryCase) -> QuerySet[OwnershipChallenge]:
 
 
 def next_step(case: RecoveryCase) -> str:
-    text = NEXT_STEPS.get(State(case.state), "")
+    text = user_waiting(case) or NEXT_STEPS.get(State(case.state), "")
     if case.state == State.APPROVED and case.resolution == Resolution.ACCOUNT_CREDIT:
         text = "Support credits the funds to your exchange account next."
     if case.state == State.REJECTED and case.rejection_reason:

@@ -135,6 +135,8 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (the journey tests read the users' mail).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "recovery@exchange.example")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -203,6 +205,8 @@ CELERY_TASK_ROUTES = {
     "recovery.tasks.scan_network": {"queue": "scan"},
     "recovery.tasks.scan_all_networks": {"queue": "scan"},
     "recovery.tasks.refund_advance": {"queue": "refunds"},
+    "recovery.tasks.case_execute": {"queue": "refunds"},
+    "recovery.tasks.sweep_approved_cases": {"queue": "refunds"},
     "recovery.tasks.sweep_stuck_refunds": {"queue": "refunds"},
     "recovery.tasks.deposits_triage": {"queue": "verify"},
     "recovery.tasks.sweep_untriaged_deposits": {"queue": "verify"},
@@ -218,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10},
     },
     "sweep-stuck-refunds": {"task": "recovery.tasks.sweep_stuck_refunds", "schedule": timedelta(minutes=1)},
+    "sweep-approved-cases": {"task": "recovery.tasks.sweep_approved_cases", "schedule": timedelta(minutes=1)},
     "sweep-untriaged-deposits": {
         "task": "recovery.tasks.sweep_untriaged_deposits",
         "schedule": timedelta(minutes=1),
@@ -311,6 +316,8 @@ CELERY_BEAT_SCHEDULE["reconcile-networks"] = {
 # A refund untouched this long in a working state is re-sent to the workers (a message lost with a killed
 # worker: with RabbitMQ it returns at once, with Redis only after the visibility timeout).
 REFUND_STUCK_AFTER_SECONDS = int(os.environ.get("REFUND_STUCK_AFTER_SECONDS", "300"))
+# An approved on-chain return not queued after this long is executed by the sweeper (its message was lost).
+APPROVED_STUCK_AFTER_SECONDS = int(os.environ.get("APPROVED_STUCK_AFTER_SECONDS", "120"))
 # A user-visible event still unmailed after this long is mailed by the sweeper (sending is once per event).
 NOTIFY_SWEEP_AFTER_SECONDS = int(os.environ.get("NOTIFY_SWEEP_AFTER_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE["sweep-unsent-notifications"] = {

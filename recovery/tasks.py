@@ -11,7 +11,7 @@ from django.conf import settings
 
 from chains.base import TransientChainError
 from recovery.models import Network
-from recovery.services import audit, auto_return, notify, refunds, scanning
+from recovery.services import audit, auto_return, execution, notify, refunds, scanning
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,31 @@ def refund_advance(self, refund_id: int) -> str:
     return "done" if delay is None else f"next step in {delay}s"
 
 
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientChainError,),
+    retry_backoff=True,
+    max_retries=None,
+)
+def case_execute(self, case_id: int) -> str:
+    """An approved case is executed (its refund queued); waits while the deposit is still confirming."""
+    delay = execution.case_execute(case_id=case_id)
+    if delay is not None:
+        case_execute.apply_async((case_id,), countdown=delay)
+    return "done" if delay is None else f"deposit confirming: again in {delay}s"
+
+
+@shared_task
+def sweep_approved_cases() -> int:
+    """Approved on-chain returns whose execute message was lost (a crash between commit and publish)."""
+    due = execution.approved_returns_due()
+    for case_id in due:
+        case_execute.delay(case_id)
+    return len(due)
+
+
 @shared_task
 def sweep_stuck_refunds() -> int:
     return refunds.refunds_sweep_stuck()
@@ -88,7 +113,7 @@ def sweep_stuck_refunds() -> int:
 @shared_task(acks_late=True, autoretry_for=(TransientChainError,), retry_backoff=True, max_retries=None)
 def deposits_triage(deposit_ids: list[int]) -> int:
     """Idempotent: a deposit is decided once (its row is locked and its disposition set)."""
-    return sum(auto_return.deposit_triage(deposit_id=pk) is not None for pk in deposit_ids)
+    return auto_return.deposits_triage(deposit_ids=deposit_ids)
 
 
 @shared_task

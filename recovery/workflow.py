@@ -120,6 +120,11 @@ def require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
         raise GuardFailed("a proposal names a resolution (on-chain return or account credit)")
     if case.resolution == Resolution.ONCHAIN_RETURN and not (case.refund_destination and case.refund_amount):
         raise GuardFailed("an on-chain return needs a refund destination and an amount")
+    # The policy returns to the deposit's own sender; a destination people chose must be the user's own.
+    people = actor.role != SYSTEM
+    unconfirmed = case.user_id is not None and case.destination_confirmed_at is None
+    if case.resolution == Resolution.ONCHAIN_RETURN and people and unconfirmed:
+        raise GuardFailed("the user has not confirmed the refund destination with their second factor")
 
 
 def require_onchain_return(case: RecoveryCase, actor: Actor, reason: str) -> None:
@@ -202,6 +207,52 @@ TRANSITIONS: dict[tuple[State, State], Edge] = {
 TERMINAL_STATES = frozenset(CLOSED_STATES)
 
 
+# --- who moves a case on --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mover:
+    """Who takes a case out of a state, and how. A system mover that runs on a message names the beat
+    sweeper that finds the cases whose message was lost; one with no sweeper acts in the same transaction
+    that entered the state, so a case is never committed there waiting for it."""
+
+    role: Role
+    how: str
+    sweeper: str = ""
+
+
+REFUND_SWEEPER = "recovery.tasks.sweep_stuck_refunds"
+# Nothing may sit in a state that no process or person will move it out of (tests/test_workflow_movers.py).
+MOVED_ON_BY: dict[State, tuple[Mover, ...]] = {
+    S.SUBMITTED: (Mover(SYSTEM, "filing and detection start verification in the filing transaction"),),
+    S.VERIFYING: (
+        Mover(SYSTEM, "filing, detection and the user's answer route the case in the same transaction"),
+    ),
+    S.NEEDS_INFO: (Mover(USER, "the user answers on the case page: a message, a proof or a refund address"),),
+    S.AWAITING_REVIEW: (Mover(AGENT, "an agent proposes a resolution or asks the user; approvers reject"),),
+    S.AWAITING_APPROVAL: (Mover(APPROVER, "approvers other than the proposer approve or reject"),),
+    S.APPROVED: (
+        Mover(SYSTEM, "an on-chain return is queued for refund", "recovery.tasks.sweep_approved_cases"),
+        Mover(AGENT, "an account credit waits for staff to record the credit (Mark credited)"),
+    ),
+    S.REFUND_QUEUED: (Mover(SYSTEM, "the refund executor signs and sends", REFUND_SWEEPER),),
+    S.REFUND_BROADCAST: (Mover(SYSTEM, "the refund executor tracks the receipt", REFUND_SWEEPER),),
+    S.REFUND_CONFIRMED: (Mover(SYSTEM, "the refund executor completes the case in the same transaction"),),
+    S.NEEDS_REVIEW: (Mover(APPROVER, "an approver checks the chain and records what happened"),),
+    S.REFUND_FAILED: (Mover(AGENT, "staff send the case back to review or reject it"),),
+}
+
+# Resolutions that need a place to send the funds; a credit goes to the user's exchange account.
+DESTINATION_FREE_CATEGORIES = frozenset({"missing_memo", "below_minimum"})
+
+
+def needs_refund_destination(case: RecoveryCase) -> bool:
+    """An open case that will most likely be returned on-chain but has nowhere to return it to yet."""
+    if case.is_closed or case.refund_destination or case.resolution == Resolution.ACCOUNT_CREDIT:
+        return False
+    return case.resolution == Resolution.ONCHAIN_RETURN or case.category not in DESTINATION_FREE_CATEGORIES
+
+
 def allowed_targets(state: State | str) -> list[State]:
     return [to for (frm, to) in TRANSITIONS if frm == state]
 
@@ -210,10 +261,16 @@ def allowed_targets(state: State | str) -> list[State]:
 
 
 def enqueue_follow_ups(case: RecoveryCase, event_id: int) -> None:
-    """Work that starts once the change is committed (never before: a rollback must send nothing)."""
+    """Work that starts once the change is committed (never before: a rollback must send nothing).
+
+    Every approval, by the policy or by people, ends here: an approved on-chain return is executed.
+    """
     from recovery import tasks
 
     transaction.on_commit(lambda: tasks.notify_event.delay(event_id))
+    if case.state == State.APPROVED and case.resolution == Resolution.ONCHAIN_RETURN:
+        case_id = case.pk
+        transaction.on_commit(lambda: tasks.case_execute.delay(case_id))
 
 
 # --- transition() ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from recovery.models import Deposit, Network, Origin, RecoveryCase, State, UserProfile
 from recovery.services.staff import roles_ensure
@@ -67,6 +68,8 @@ def make_case(network: Network, user=None, *, state: State = State.SUBMITTED, **
         category="unsupported_token",
         txid=f"0x{next(_counter):064x}",
         refund_destination="0x4444444444444444444444444444444444444444",
+        # As filed: the user confirmed the destination with their second factor.
+        destination_confirmed_at=timezone.now() if user is not None else None,
     )
     defaults.update(fields)
     return RecoveryCase.objects.create(network=network, user=user, state=state, **defaults)

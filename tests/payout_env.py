@@ -9,7 +9,9 @@ import pytest
 from chains.evm.chain import EvmChain
 from chains.evm.signer import LocalHDSigner
 from recovery.chain_registry import chain_for, forget_chains
-from recovery.models import Deposit, DepositAddress, Network, Refund
+from recovery.models import Deposit, DepositAddress, Network, RecoveryCase, Refund, State
+from recovery.services.auto_return import Decision, deposit_triage
+from recovery.services.execution import case_execute
 from recovery.services.refunds import refund_advance
 from recovery.services.scanning import network_scan
 from recovery.services.watched import forget_watched
@@ -109,3 +111,13 @@ def balance(p: Payout, kind: str, holder: str) -> int:
     if kind == "TestMultiToken":
         return p.node.call(c, "balanceOf", holder, 7)
     return p.node.call(c, "balanceOf", holder)
+
+
+def triaged(*, deposit_id: int) -> Decision | None:
+    """The return policy's decision, then the work a worker does on its commit: an approved case is
+    executed (its refund queued), exactly as `tasks.case_execute` would."""
+    decision = deposit_triage(deposit_id=deposit_id)
+    approved = RecoveryCase.objects.filter(deposit_id=deposit_id, state=State.APPROVED)
+    for case_id in approved.values_list("pk", flat=True):
+        case_execute(case_id=case_id)
+    return decision

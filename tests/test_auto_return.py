@@ -18,8 +18,8 @@ from recovery.models import (
     TokenRule,
     UserProfile,
 )
-from recovery.services.auto_return import deposit_triage
-from tests.payout_env import deposit_of, run_to_end
+from recovery.services.cases import REFUND_ADDRESS_REQUEST, open_request
+from tests.payout_env import deposit_of, run_to_end, triaged
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
 USD = 1_000_000  # micro-dollars
@@ -46,7 +46,7 @@ def priced(payout):
 def test_an_unsupported_token_from_a_plain_account_is_returned_with_no_human_step(priced):
     deposit = deposit_of(priced, "NoReturnToken")  # 3 tokens = $3
 
-    decision = deposit_triage(deposit_id=deposit.pk)
+    decision = triaged(deposit_id=deposit.pk)
 
     assert decision.disposition == Disposition.AUTO_RETURN
     case = RecoveryCase.objects.get(deposit=deposit)
@@ -62,7 +62,7 @@ def test_an_unsupported_token_from_a_plain_account_is_returned_with_no_human_ste
 
 def test_an_nft_with_a_floor_price_is_returned_too(priced):
     deposit = deposit_of(priced, "TestNFT")
-    assert deposit_triage(deposit_id=deposit.pk).disposition == Disposition.AUTO_RETURN
+    assert triaged(deposit_id=deposit.pk).disposition == Disposition.AUTO_RETURN
     refund = run_to_end(priced, Refund.objects.get(case__deposit=deposit))
     assert refund.state == RefundState.CONFIRMED
     assert priced.node.call(priced.contracts["TestNFT"], "ownerOf", 42).lower() == deposit.sender.lower()
@@ -86,7 +86,7 @@ def test_spam_unpriced_and_dust_deposits_are_recorded_and_ignored(priced, setup,
         AssetPrice.objects.filter(contract=token).update(usd_micros_per_unit=1)  # 3 tokens worth $0.000003
     deposit = deposit_of(priced, "NoReturnToken")
 
-    decision = deposit_triage(deposit_id=deposit.pk)
+    decision = triaged(deposit_id=deposit.pk)
 
     assert decision.disposition == Disposition.IGNORED and reason in decision.reason
     assert not RecoveryCase.objects.filter(deposit=deposit).exists()
@@ -102,7 +102,7 @@ def test_an_airdrop_minted_to_our_address_is_ignored(priced):
         decimals=18,
         usd_micros_per_unit=USD,
     )
-    assert "airdrop" in deposit_triage(deposit_id=deposit.pk).reason
+    assert "airdrop" in triaged(deposit_id=deposit.pk).reason
 
 
 @pytest.mark.parametrize("setup", ["hot_wallet", "sanctioned", "above_limit"])
@@ -114,11 +114,13 @@ def test_risky_senders_and_large_values_wait_for_staff(priced, setup, settings):
         kind = "exchange_hot_wallet" if setup == "hot_wallet" else "sanctioned"
         ScreenedAddress.objects.create(family="evm", address=deposit.sender, kind=kind, label="test")
 
-    decision = deposit_triage(deposit_id=deposit.pk)
+    decision = triaged(deposit_id=deposit.pk)
 
     assert decision.disposition == Disposition.MANUAL_REVIEW
     case = RecoveryCase.objects.get(deposit=deposit)
-    assert (case.origin, case.state) == (Origin.AUTO, State.AWAITING_REVIEW)
+    # Staff decide; first the owner is asked where a return would go (the policy set no destination).
+    assert (case.origin, case.state, case.refund_destination) == (Origin.AUTO, State.NEEDS_INFO, "")
+    assert open_request(case) == REFUND_ADDRESS_REQUEST
     assert not Refund.objects.filter(case=case).exists()
 
 
@@ -128,12 +130,12 @@ def test_a_listed_deposit_is_left_to_the_deposit_system(priced):
 
     ListedAsset.objects.create(network=priced.network, symbol="ETH", contract="", decimals=18)
     Deposit.objects.filter(pk=deposit.pk).update(classification="listed")
-    assert deposit_triage(deposit_id=deposit.pk).disposition == Disposition.NORMAL_CREDIT
+    assert triaged(deposit_id=deposit.pk).disposition == Disposition.NORMAL_CREDIT
     assert not RecoveryCase.objects.exists()
 
 
 def test_a_deposit_is_triaged_once(priced):
     deposit = deposit_of(priced, "NoReturnToken")
-    assert deposit_triage(deposit_id=deposit.pk) is not None
-    assert deposit_triage(deposit_id=deposit.pk) is None
+    assert triaged(deposit_id=deposit.pk) is not None
+    assert triaged(deposit_id=deposit.pk) is None
     assert RecoveryCase.objects.filter(deposit=deposit).count() == 1

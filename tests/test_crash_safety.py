@@ -27,9 +27,8 @@ from recovery.models import (
     RefundState,
     UserProfile,
 )
-from recovery.services.auto_return import deposit_triage
 from recovery.services.reconcile import reconcile_network
-from tests.payout_env import DEPOSIT_INDEX, deposit_of
+from tests.payout_env import DEPOSIT_INDEX, deposit_of, triaged
 from tests.services import BROKER_URL, celery_worker, require_service
 
 pytestmark = [pytest.mark.anvil, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -88,7 +87,7 @@ def test_refunds_are_paid_exactly_once_while_workers_are_killed(payout, sender, 
         for user, d in zip(senders, deposits, strict=True)
     }
     for deposit in deposits:
-        assert deposit_triage(deposit_id=deposit.pk).disposition == "auto_return"
+        assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
     refund_ids = list(Refund.objects.values_list("pk", flat=True))
     assert len(refund_ids) == REFUNDS
 

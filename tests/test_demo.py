@@ -25,12 +25,13 @@ from recovery.models import (
     RefundState,
     State,
 )
-from recovery.services.auto_return import deposit_triage
+from recovery.services.cases import REFUND_ADDRESS_REQUEST, open_request
 from recovery.services.demo import demo_seed
 from recovery.services.demo_chain import demo_chain_setup, demo_deposits_send
 from recovery.services.refunds import refund_advance
 from recovery.services.scanning import network_scan
 from recovery.supervisor import Supervisor
+from tests.payout_env import triaged
 
 
 @pytest.mark.anvil
@@ -49,14 +50,16 @@ def test_demo_deposits_are_returned_automatically_except_the_large_one_and_the_l
     node.mine(network.confirmations)
     network_scan(network_id=network.pk)
     for deposit in Deposit.objects.filter(network=network):
-        deposit_triage(deposit_id=deposit.pk)
+        triaged(deposit_id=deposit.pk)
 
     dispositions = sorted(Deposit.objects.filter(network=network).values_list("disposition", flat=True))
     assert dispositions == sorted(
         [Disposition.AUTO_RETURN] * 3 + [Disposition.MANUAL_REVIEW, Disposition.NORMAL_CREDIT]
     )
-    waiting = RecoveryCase.objects.get(state=State.AWAITING_REVIEW)
+    # The large one waits for staff, and first for alice: it has no refund address yet, so she is asked.
+    waiting = RecoveryCase.objects.get(state=State.NEEDS_INFO)
     assert waiting.user.username == "alice" and waiting.deposit.txid == sent[3].txid
+    assert open_request(waiting) == REFUND_ADDRESS_REQUEST
 
     for refund in Refund.objects.all():  # what the refunds worker does, a block between steps
         for _ in range(40):

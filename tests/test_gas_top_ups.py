@@ -19,9 +19,8 @@ from recovery.models import (
     UserProfile,
 )
 from recovery.services import gas_top_ups
-from recovery.services.auto_return import deposit_triage
 from recovery.services.refunds import refund_advance
-from tests.payout_env import DEPOSIT_INDEX, Payout, deposit_of, run_to_end
+from tests.payout_env import DEPOSIT_INDEX, Payout, deposit_of, run_to_end, triaged
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
 
@@ -52,7 +51,7 @@ def auto_returns(p: Payout, count: int, *, swept_before: bool = True) -> list[Re
         if swept_before:
             p.node.set_balance(p.deposit_address, 10**9)
         deposit = deposit_of(p, "NoReturnToken")
-        assert deposit_triage(deposit_id=deposit.pk).disposition == "auto_return"
+        assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
         refunds.append(Refund.objects.get(deposit=deposit))
     return refunds
 

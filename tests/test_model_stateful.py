@@ -64,8 +64,9 @@ from recovery.models.cases import CLOSED_STATES
 from recovery.roles import Actor, Role
 from recovery.services.auto_return import deposit_triage
 from recovery.services.cases import case_approve, case_file, case_propose, case_reject
+from recovery.services.execution import case_execute
 from recovery.services.reconcile import reconcile_network
-from recovery.services.refunds import refund_advance, refund_queue
+from recovery.services.refunds import refund_advance
 from recovery.services.scanning import network_scan
 from recovery.workflow import TRANSITIONS, WorkflowError, approvals_required
 from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
@@ -303,7 +304,8 @@ class RecoveryModel(RuleBasedStateMachine):
             self.queue_refund_of(case.pk)
 
     def queue_refund_of(self, case_id: int) -> None:
-        refused(lambda: refund_queue(case_id=case_id), "refunds queued by staff")
+        # What the worker does on the commit of an approval (tasks.case_execute); a no-op otherwise.
+        refused(lambda: case_execute(case_id=case_id), "approved cases executed")
         self.track_refunds()
 
     # --- the refund executor -------------------------------------------------------------------

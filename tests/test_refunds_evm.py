@@ -17,12 +17,16 @@ from recovery.models import (
     Refund,
     RefundState,
     Resolution,
+    ScreenedAddress,
     State,
     UserDestination,
 )
 from recovery.roles import Actor, Role
+from recovery.selectors import next_step
 from recovery.services.cases import case_approve, case_change_destination, case_file, case_propose
+from recovery.services.execution import case_execute
 from recovery.services.refunds import refund_advance, refund_queue
+from recovery.waiting import staff_waiting
 from recovery.workflow import transition
 from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
 from tests.payout_env import Payout, balance, deposit_of, run_to_end
@@ -185,3 +189,23 @@ def test_unclear_node_answers_end_in_one_payment(payout, fault, forward):
     assert refund.attempts == 1, "the refund was never re-signed"
     assert payout.nonce(payout.deposit_address) == 1
     assert balance(payout, "TestToken", payout.user) == 10 * 10**18  # minted 10, deposited 3, got 3 back
+
+
+@pytest.mark.parametrize("problem", ["sanctioned_after_approval", "destination_unconfirmed"])
+def test_a_destination_that_fails_its_checks_after_approval_is_refused_at_signing(payout, problem):
+    deposit = deposit_of(payout, "NoReturnToken")
+    case = approved_case(payout, deposit)
+    case_execute(case_id=case.pk)  # what the worker does on the approval's commit
+    if problem == "sanctioned_after_approval":
+        ScreenedAddress.objects.create(family="evm", address=payout.user, kind="sanctioned", label="OFAC")
+    else:  # forged around the services, which never leave a user's destination unconfirmed
+        type(case).objects.filter(pk=case.pk).update(destination_confirmed_at=None)
+
+    refund = run_to_end(payout, Refund.objects.get(case=case))
+
+    assert refund.state == RefundState.NEEDS_REVIEW and not refund.raw_tx
+    assert payout.nonce(payout.deposit_address) == 0
+    case.refresh_from_db()
+    assert case.state == State.NEEDS_REVIEW
+    assert staff_waiting(case).endswith(f"({refund.last_error}).")
+    assert next_step(case).startswith("We stopped the refund before anything was sent")

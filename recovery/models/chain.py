@@ -116,6 +116,7 @@ class Disposition(models.TextChoices):
     AUTO_RETURN = "auto_return", "Auto-return"
     MANUAL_REVIEW = "manual_review", "Manual review"
     IGNORED = "ignored", "Ignored (spam, dust or no recoverable value)"
+    USER_CASE = "user_case", "Claimed by a user's case"
 
 
 class Deposit(models.Model):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from chains.base import ChainError
+from chains.base import ChainError, TransientChainError
 from recovery.chain_registry import chain_for
 from recovery.models import (
     Category,
@@ -35,9 +35,8 @@ from recovery.models import (
 )
 from recovery.pricing import price_source
 from recovery.roles import Actor
-from recovery.services.cases import case_file
-from recovery.services.refunds import refund_queue
-from recovery.workflow import transition
+from recovery.services.cases import REFUND_ADDRESS_QUESTION, REFUND_ADDRESS_REQUEST, case_file
+from recovery.workflow import needs_refund_destination, transition
 
 log = logging.getLogger(__name__)
 POLICY = Actor.system("auto-return policy")
@@ -151,7 +150,13 @@ def deposit_triage(*, deposit_id: int) -> Decision | None:
         )
         if deposit is None:
             return None
-        decision = policy_decide(deposit)
+        claimed = deposit.cases.exclude(state__in=[State.REJECTED, State.CANCELLED]).first()
+        # A user filed this deposit before the scanner confirmed it: their case is the one case.
+        decision = (
+            Decision(Disposition.USER_CASE, f"the user filed case {claimed.short_ref}")
+            if claimed is not None
+            else policy_decide(deposit)
+        )
         deposit.disposition, deposit.disposition_reason = decision.disposition, decision.reason[:200]
         deposit.save(update_fields=["disposition", "disposition_reason"])
         if decision.disposition in (Disposition.AUTO_RETURN, Disposition.MANUAL_REVIEW):
@@ -160,6 +165,23 @@ def deposit_triage(*, deposit_id: int) -> Decision | None:
         "deposit triaged: %s (%s)", decision.disposition, decision.reason, extra={"deposit_id": deposit_id}
     )
     return decision
+
+
+def deposits_triage(*, deposit_ids: list[int]) -> int:
+    """Triage each deposit on its own: one that fails is logged and left undecided (the sweeper tries it
+    again) and never keeps the others of the batch from being decided. A transient chain error is raised
+    once the rest are done, so the task retries the batch (deciding is idempotent)."""
+    decided, transient = 0, None
+    for deposit_id in deposit_ids:
+        try:
+            decided += deposit_triage(deposit_id=deposit_id) is not None
+        except TransientChainError as error:
+            transient = error
+        except Exception:
+            log.exception("deposit triage failed", extra={"deposit_id": deposit_id})
+    if transient is not None:
+        raise transient
+    return decided
 
 
 def auto_case_open(deposit: Deposit, decision: Decision) -> None:
@@ -176,6 +198,11 @@ def auto_case_open(deposit: Deposit, decision: Decision) -> None:
     )
     transition(case.pk, State.VERIFYING, actor=POLICY)
     if decision.disposition == Disposition.MANUAL_REVIEW:
+        if case.user_id is not None and needs_refund_destination(case):
+            # Staff can only propose a return once the owner says where it goes: ask them now.
+            data = {"question": REFUND_ADDRESS_QUESTION, "request": REFUND_ADDRESS_REQUEST}
+            transition(case.pk, State.NEEDS_INFO, actor=POLICY, reason=decision.reason[:200], data=data)
+            return
         transition(case.pk, State.AWAITING_REVIEW, actor=POLICY, reason=decision.reason[:200])
         return
     proposal = {
@@ -183,8 +210,8 @@ def auto_case_open(deposit: Deposit, decision: Decision) -> None:
         "refund_destination": deposit.sender,
         "refund_amount": deposit.amount,
     }
+    # Approved like any case: transition()'s follow-up work queues the refund on commit.
     transition(case.pk, State.APPROVED, actor=POLICY, changes=proposal, reason=decision.reason[:200])
-    refund_queue(case_id=case.pk)
 
 
 def deposits_awaiting_triage() -> list[int]:

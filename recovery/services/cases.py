@@ -181,6 +181,42 @@ def case_request_info(
     )
 
 
+# A structured information request: the user answers it by setting a refund address, not by a message.
+REFUND_ADDRESS_REQUEST = "refund_address"
+REFUND_ADDRESS_QUESTION = (
+    "Tell us where to send your funds back: set a refund address below, on this case's page. "
+    "We confirm it with your second factor before anything is sent."
+)
+
+
+@audited_refusal("request_destination")
+def case_request_destination(
+    *, case_id: int, actor: Actor, expected_version: int | None = None
+) -> RecoveryCase:
+    """Ask the user for a refund address; the case (and its SLA clock) waits until they set one."""
+    return transition(
+        case_id,
+        State.NEEDS_INFO,
+        actor=actor,
+        data={"question": REFUND_ADDRESS_QUESTION, "request": REFUND_ADDRESS_REQUEST},
+        expected_version=expected_version,
+    )
+
+
+def open_request(case: RecoveryCase) -> str:
+    """What the open information request asks for: the refund address, or '' for a free question."""
+    if case.state != State.NEEDS_INFO:
+        return ""
+    asked = case.events.filter(to_state=State.NEEDS_INFO).order_by("-seq").first()
+    return str(asked.data.get("request", "")) if asked else ""
+
+
+def case_resume_after_answer(*, case: RecoveryCase, actor: Actor, answer: str) -> RecoveryCase:
+    """The user answered what the case waited for: back to review, in the same transaction."""
+    transition(case.pk, State.VERIFYING, actor=actor, data={"answer": answer})
+    return transition(case.pk, State.AWAITING_REVIEW, actor=Actor.system("user answered"))
+
+
 @audited_refusal("mark_credited")
 def case_mark_credited(
     *, case_id: int, actor: Actor, ledger_reference: str, expected_version: int | None = None

@@ -24,13 +24,20 @@ from recovery.models import (
 )
 from recovery.reasons import reason_text
 from recovery.roles import Actor
-from recovery.services.cases import case_change_destination
+from recovery.services.cases import (
+    REFUND_ADDRESS_REQUEST,
+    case_change_destination,
+    case_resume_after_answer,
+    open_request,
+)
 from recovery.services.events import event_record
 from recovery.services.user_errors import UserError
 from recovery.services.user_otp import email_code_send, second_factor_verify
 
 FIELD = "refund_destination"
 MAX_MEMO = 64
+# How a refund's wait for a new destination's cooling-off period begins: the one refusal that time settles.
+COOLING_OFF = "the destination is new: cooling off"
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,8 @@ def destination_change(
         )
         destination_record(user=user, family=case.network.family, address=checked.address, memo=checked.memo)
         RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
+        if open_request(changed) == REFUND_ADDRESS_REQUEST:
+            case_resume_after_answer(case=changed, actor=Actor.case_owner(user), answer="refund address set")
     changed.refresh_from_db()
     return changed
 
@@ -269,7 +278,7 @@ def destination_usable(case: RecoveryCase) -> tuple[bool, str]:
     if profile is not None and profile.whitelist_only and not row.whitelisted:
         return False, "the user allows only whitelisted destinations"
     if timezone.now() < row.usable_after:
-        return False, f"the destination is new: cooling off until {row.usable_after.isoformat()}"
+        return False, f"{COOLING_OFF} until {row.usable_after.isoformat()}"
     return True, "ok"
 
 

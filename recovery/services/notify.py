@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from recovery.models import CaseEvent, Notification, State, UserProfile
 from recovery.reasons import reason_text
+from recovery.selectors import timeline_entry
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,10 @@ def notify_event(*, event_id: int) -> Notification | None:
     if case is None or case.user is None or event.kind not in USER_VISIBLE_KINDS or not case.user.email:
         return None
     with transaction.atomic():
-        subject = f"Recovery case {case.short_ref}: {State(event.to_state or case.state).label}"
+        # Subject and body describe this event, not the state the case has reached by the time it is sent.
+        entry = timeline_entry(event)
+        state_label = State(event.to_state).label if event.to_state else ""
+        subject = f"Recovery case {case.short_ref}: {state_label or entry.sentence.rstrip('.')}"
         notification, created = Notification.objects.get_or_create(
             event=event, channel="email", defaults={"user": case.user, "subject": subject[:200]}
         )
@@ -56,6 +60,8 @@ def notify_event(*, event_id: int) -> Notification | None:
             {
                 "case": case,
                 "event": event,
+                "state_label": state_label,
+                "sentence": entry.sentence,
                 "anti_phishing_code": profile.anti_phishing_code if profile else "",
                 "reason_text": reason_text(event.reason),
                 "site_url": settings.SITE_URL,

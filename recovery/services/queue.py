@@ -19,6 +19,7 @@ ACTION_ROLES: dict[str, Role] = {
     "assign": Role.AGENT,
     "triage": Role.AGENT,
     "request_info": Role.AGENT,
+    "request_destination": Role.AGENT,
     "propose": Role.AGENT,
     "approve": Role.APPROVER,
     "reject": Role.APPROVER,

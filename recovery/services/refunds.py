@@ -36,7 +36,7 @@ from recovery.models import (
 from recovery.pricing import price_source
 from recovery.roles import Actor
 from recovery.services import btc_payout, evm_payout
-from recovery.services.destinations import destination_usable
+from recovery.services.destinations import COOLING_OFF, destination_usable
 from recovery.services.evm_payout import RefundBlocked
 from recovery.workflow import approvals_complete, transition
 
@@ -141,6 +141,8 @@ def signing_guards(refund: Refund) -> None:
     if (case.refund_destination, case.refund_amount) != (refund.destination, refund.amount):
         raise RefundBlocked("the refund no longer matches the approved destination and amount", human=True)
     refund.deposit.refresh_from_db(fields=["status"])
+    if refund.deposit.status == DepositStatus.PENDING:  # re-mined after a reorg: wait for the depth again
+        raise RefundBlocked("the deposit is waiting for its confirmations again", human=False)
     if refund.deposit.status != DepositStatus.CONFIRMED:
         raise RefundBlocked(
             f"the deposit is {refund.deposit.status}: never refund an orphaned deposit", human=True
@@ -149,9 +151,9 @@ def signing_guards(refund: Refund) -> None:
         raise RefundBlocked("the deposit address has no derivation index: its key is unknown", human=True)
     usable, reason = auto_destination_usable(case) if returns_to_sender(case) else destination_usable(case)
     if not usable:
-        # Cooling-off and the user's pending confirmation settle with time; anything else needs a person.
-        waiting = reason.startswith("the destination is new") or "has not confirmed" in reason
-        raise RefundBlocked(reason, human=not waiting)
+        # Only a cooling-off settles with time; anything else (an unconfirmed destination, a screening
+        # hit since approval, a whitelist rule) needs a person.
+        raise RefundBlocked(reason, human=not reason.startswith(COOLING_OFF))
 
 
 def returns_to_sender(case: RecoveryCase) -> bool:

@@ -10,10 +10,15 @@ from django.db import transaction
 
 from recovery.models import CaseMessage, RecoveryCase, State, UserProfile
 from recovery.roles import Actor
-from recovery.services.cases import case_cancel
+from recovery.services.cases import (
+    REFUND_ADDRESS_REQUEST,
+    case_cancel,
+    case_resume_after_answer,
+    open_request,
+)
 from recovery.services.ownership import ownership_proven
 from recovery.services.user_errors import UserError
-from recovery.workflow import WorkflowError, transition
+from recovery.workflow import WorkflowError
 
 MAX_MESSAGE = 5000
 
@@ -38,10 +43,10 @@ def case_message_post(*, user: Any, case: RecoveryCase, body: str) -> CaseMessag
         raise UserError("case_closed", "This case is closed. File a new case if you need more help.")
     message = CaseMessage.objects.create(case=case, author=user, from_staff=False, body=body)
     waiting_for_proof = case.claim.get("needs_ownership_proof") and not ownership_proven(case)
-    if case.state == State.NEEDS_INFO and not waiting_for_proof:
-        owner = Actor.case_owner(user)
-        transition(case.pk, State.VERIFYING, actor=owner, data={"answer": f"message {message.pk}"})
-        transition(case.pk, State.AWAITING_REVIEW, actor=Actor.system("user answered"))
+    # A message does not answer a request for a refund address: only setting one does.
+    waiting_for_address = open_request(case) == REFUND_ADDRESS_REQUEST
+    if case.state == State.NEEDS_INFO and not waiting_for_proof and not waiting_for_address:
+        case_resume_after_answer(case=case, actor=Actor.case_owner(user), answer=f"message {message.pk}")
     return message
 
 

@@ -31,6 +31,7 @@ from recovery.services.cases import (
     case_approve,
     case_mark_credited,
     case_reject,
+    case_request_destination,
     case_request_info,
 )
 from recovery.services.events import event_log_verify
@@ -45,7 +46,8 @@ from recovery.staff_selectors import (
     queue_cases,
     queue_networks,
 )
-from recovery.workflow import WorkflowError, allowed_targets
+from recovery.waiting import staff_waiting
+from recovery.workflow import WorkflowError, allowed_targets, needs_refund_destination
 
 PAGE_SIZE = 50
 
@@ -142,6 +144,8 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
         "open_states": {State.AWAITING_REVIEW, State.SUBMITTED, State.VERIFYING, State.NEEDS_INFO},
         "can_reject_now": State.REJECTED in allowed_targets(file.case.state),
         "can_mark_credited": can_mark_credited(file.case, user),
+        "waiting": staff_waiting(file.case),
+        "needs_destination": needs_refund_destination(file.case),
         "ledger_reference_max": LEDGER_REFERENCE_MAX_LENGTH,
     }
     return render(request, "staff/case.html", context)
@@ -174,6 +178,10 @@ ACTIONS: dict[str, tuple[type[forms.VersionedForm], ActionCall]] = {
         lambda pk, actor, d: case_request_info(
             case_id=pk, actor=actor, question=d["question"], expected_version=d["version"]
         ),
+    ),
+    "request_destination": (
+        forms.VersionedForm,
+        lambda pk, actor, d: case_request_destination(case_id=pk, actor=actor, expected_version=d["version"]),
     ),
     "propose": (
         forms.ProposeForm,
@@ -229,6 +237,8 @@ def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def success_text(action: str, case: RecoveryCase) -> str:
     if action == "approve" and case.state == State.AWAITING_APPROVAL:
         return "Your approval is recorded. The case needs another, distinct approver."
+    if action == "approve" and case.state == State.APPROVED and case.resolution == Resolution.ONCHAIN_RETURN:
+        return "Approved. The refund is queued and sent by the refund worker; follow it on this page."
     if action == "mark_credited":
         return "The credit is recorded with its ledger reference. The case is closed as credited."
     return f"Done: {action.replace('_', ' ')}. The case is now {case.get_state_display().lower()}."

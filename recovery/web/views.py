@@ -17,6 +17,7 @@ from recovery.models import Network, UserDestination, UserProfile
 from recovery.services import destinations, filing, ownership, user_cases, user_otp
 from recovery.services.user_errors import UserError
 from recovery.web import forms
+from recovery.workflow import needs_refund_destination
 
 
 def login_required(view: Any) -> Any:
@@ -142,6 +143,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "proven": ownership.ownership_proven(case),
         "senders": ownership.sender_addresses(case),
         "can_cancel": selectors.can_cancel(case),
+        "needs_destination": needs_refund_destination(case),
         "message_form": forms.MessageForm(),
         "destination_form": forms.DestinationForm(),
         "answer_form": forms.AnswerForm(),
@@ -205,6 +207,7 @@ def case_destination(request: HttpRequest, reference: str) -> HttpResponse:
                 request, "We e-mailed you a code for this destination. Enter it below with the address."
             )
         else:
+            had_one = bool(case.refund_destination)
             destinations.destination_change(
                 user=request.user,
                 case=case,
@@ -212,7 +215,12 @@ def case_destination(request: HttpRequest, reference: str) -> HttpResponse:
                 memo=data["destination_memo"],
                 otp_code=data["otp_code"],
             )
-            messages.success(request, "Refund destination changed. Earlier approvals no longer count.")
+            messages.success(
+                request,
+                "Refund destination changed. Earlier approvals no longer count."
+                if had_one
+                else "Refund address set. Support reviews the case next.",
+            )
     except UserError as error:
         messages.error(request, error.message)
     return back_to_case(reference)

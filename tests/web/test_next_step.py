@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
     ("resolution", "expected"),
     [
         (Resolution.ACCOUNT_CREDIT, "credits the funds to your exchange account"),
-        (Resolution.ONCHAIN_RETURN, "The refund is queued next"),
+        (Resolution.ONCHAIN_RETURN, "The refund is being queued"),
     ],
 )
 def test_an_approved_case_says_what_comes_next_for_its_resolution(resolution, expected):

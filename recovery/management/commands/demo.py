@@ -69,6 +69,9 @@ class Command(BaseCommand):
         shutil.rmtree(demo_dir(), ignore_errors=True)
         env = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
         env.update({FRESH_FLAG: "1", "RECOVERY_VAR_DIR": str(demo_dir())})
+        # The demo's inbox is a folder (var/demo/mail/), and a new refund address cools off for a minute.
+        env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+        env.setdefault("DESTINATION_COOLING_OFF_HOURS", str(1 / 60))
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "demo", *sys.argv[2:]]
         sys.stdout.flush()
         os.execve(sys.executable, argv, env)  # noqa: S606 (argv is a list: no shell involved)
