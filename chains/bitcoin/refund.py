@@ -137,20 +137,38 @@ def _pushes(data: bytes) -> bytes:
 
 
 def build_btc_return(
-    *, network: BitcoinNetwork, deposit: SpendInput, destination: str, fee_rate: int
+    *,
+    network: BitcoinNetwork,
+    deposit: SpendInput,
+    destination: str,
+    fee_rate: int,
+    amount: int | None = None,
 ) -> UnsignedBitcoinTx:
-    """Send a deposit UTXO back whole, the fee taken from its value."""
+    """Send `amount` of a deposit UTXO back (all of it by default), the mining fee taken from the amount.
+
+    What the approved amount leaves of the deposit (the exchange's recovery fee) stays at the deposit
+    address as change; below the dust limit it goes to the miners rather than to the destination.
+    """
     _check_rate(fee_rate)
     _check_key(deposit, KeyChain.DEPOSIT, "deposit")
     dest = _destination(destination, network)
-    fee = fee_rate * estimate_vsize(1, [dest])
-    value = deposit.value - fee
+    amount = deposit.value if amount is None else amount
+    if not 0 < amount <= deposit.value:
+        raise RefundRefused(f"a return of {amount} sat from a deposit of {deposit.value} sat")
+    kept = deposit.value - amount
+    keeps_change = kept >= dust_threshold(deposit.script_pubkey)
+    scripts = [dest, deposit.script_pubkey] if keeps_change else [dest]
+    fee = fee_rate * estimate_vsize(1, scripts)
+    value = amount - fee
     if value < dust_threshold(dest):
         raise RefundRefused(
-            f"deposit of {deposit.value} sat does not cover the fee of {fee} sat plus the "
+            f"a return of {amount} sat does not cover the fee of {fee} sat plus the "
             f"{dust_threshold(dest)} sat dust limit of the destination"
         )
-    return _unsigned(network, [deposit], [PayOutput(dest, value)], fee_rate, "btc_return", {})
+    outputs = [PayOutput(dest, value)]
+    if keeps_change:
+        outputs.append(PayOutput(deposit.script_pubkey, kept))
+    return _unsigned(network, [deposit], outputs, fee_rate, "btc_return", {"kept": kept * keeps_change})
 
 
 def build_inscription_return(

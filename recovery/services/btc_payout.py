@@ -58,6 +58,7 @@ def refund_sign_locked(refund: Refund, chain: BitcoinChain, network: Network, pl
             deposit=deposit,
             destination=refund.destination,
             fee_rate=plan.fee_rate,
+            amount=int(refund.amount),
         )
     except RefundRefused as refused:
         raise RefundBlocked(str(refused), human=True) from refused

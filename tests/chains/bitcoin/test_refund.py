@@ -89,6 +89,31 @@ def test_btc_return_sends_the_deposit_less_the_fee(
     assert tx.vout[0].nValue == 30_000 - unsigned.fee
 
 
+def test_btc_return_pays_the_approved_amount_and_keeps_the_fee_at_the_deposit_address(
+    bitcoin_node: FakeBitcoinNode, bitcoin_rpc: BitcoinRpc, signer: BitcoinHdSigner
+) -> None:
+    deposit = _utxo(bitcoin_node, signer, KeyChain.DEPOSIT, 3, 30_000)
+    unsigned = build_btc_return(
+        network=MAINNET, deposit=deposit, destination=P2TR_DEST, fee_rate=7, amount=25_000
+    )
+    tx = _sign_and_check(signer, unsigned, bitcoin_rpc)
+    assert [bytes(o.scriptPubKey) for o in tx.vout] == [
+        address_to_script(P2TR_DEST, MAINNET),
+        deposit.script_pubkey,
+    ]
+    assert [o.nValue for o in tx.vout] == [25_000 - unsigned.fee, 5_000]
+
+
+def test_btc_return_gives_a_dust_remainder_to_the_miners_not_the_destination(signer: BitcoinHdSigner) -> None:
+    deposit = SpendInput("aa" * 32, 0, 30_000, signer.script(KeyChain.DEPOSIT, 3), KeyChain.DEPOSIT, 3)
+    unsigned = build_btc_return(
+        network=MAINNET, deposit=deposit, destination=P2TR_DEST, fee_rate=7, amount=29_900
+    )
+    assert len(unsigned.outputs) == 1 and unsigned.outputs[0].value <= 29_900 - 7 * unsigned.vsize_estimate
+    with pytest.raises(RefundRefused):
+        build_btc_return(network=MAINNET, deposit=deposit, destination=P2TR_DEST, fee_rate=7, amount=30_001)
+
+
 def test_btc_return_refuses_a_deposit_below_fee_plus_dust(signer: BitcoinHdSigner) -> None:
     script = signer.script(KeyChain.DEPOSIT, 3)
     # upper bound, 1 P2WPKH input -> 1 P2PKH output: 10.5 vB overhead + 68 vB input (72-byte signature)
