@@ -103,6 +103,10 @@ class Command(BaseCommand):
                 self.print_logins(logins, devices)
                 self.send_deposits(node, chain)
                 say(f"\nLog in as alice on http://{addr}/cases/ and as agent on http://{addr}/staff/.")
+                say(
+                    "The large deposit's case asks alice for a refund address; agent proposes, approver1"
+                    f" approves, and the refund goes out (docs/demo.md). E-mails: {settings.EMAIL_FILE_PATH}/"
+                )
                 say("Ctrl-C stops everything.\n")
                 progress = Progress(self.stdout.write)
                 reason = supervisor.wait(alive=lambda: node.running, tick=progress.tick)
