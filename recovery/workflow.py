@@ -189,6 +189,8 @@ TRANSITIONS: dict[tuple[State, State], Edge] = {
     ),
     (S.APPROVED, S.CREDITED): edge("credit", SYSTEM, AGENT, guards=(require_credit, require_approvals)),
     (S.APPROVED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM, AGENT, APPROVER),
+    # The user changed the destination before the refund was signed: the queued refund is cancelled.
+    (S.REFUND_QUEUED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM),
     (S.REFUND_QUEUED, S.REFUND_BROADCAST): edge("refund_broadcast", SYSTEM),
     (S.REFUND_QUEUED, S.REFUND_FAILED): edge("refund_failed", SYSTEM),
     (S.REFUND_QUEUED, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),

@@ -27,7 +27,7 @@ from recovery.services.cases import case_approve, case_change_destination, case_
 from recovery.services.execution import case_execute
 from recovery.services.refunds import refund_advance, refund_queue
 from recovery.waiting import staff_waiting
-from recovery.workflow import transition
+from recovery.workflow import approvals_complete, transition
 from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
 from tests.payout_env import Payout, balance, deposit_of, run_to_end
 
@@ -132,15 +132,44 @@ def test_a_destination_changed_after_queueing_is_not_paid(payout):
     # Forge the change around the service (which refuses it once the refund is queued) to prove the
     # executor re-checks the approved terms itself.
     type(case).objects.filter(pk=case.pk).update(refund_destination=payout.node.accounts[6])
-    with pytest.raises(Exception, match="under way"):
-        case_change_destination(
-            case_id=case.pk, actor=Actor.case_owner(payout.users.alice), destination="0x" + "7" * 40
-        )
 
     refund = run_to_end(payout, refund)
 
     assert refund.state == RefundState.NEEDS_REVIEW
     assert payout.nonce(payout.deposit_address) == 0
+
+
+def test_a_destination_changed_before_signing_cancels_the_refund_and_voids_the_approval(payout):
+    deposit = deposit_of(payout, "NoReturnToken")
+    case = approved_case(payout, deposit)
+    refund = refund_queue(case_id=case.pk)
+
+    case_change_destination(
+        case_id=case.pk, actor=Actor.case_owner(payout.users.alice), destination=payout.node.accounts[6]
+    )
+
+    refund.refresh_from_db()
+    case.refresh_from_db()
+    assert refund.state == RefundState.CANCELLED and not refund.raw_tx
+    assert case.state == State.AWAITING_REVIEW and not approvals_complete(case)
+    assert refund_advance(refund_id=refund.pk) is None  # a message already queued for it does nothing
+    assert payout.nonce(payout.deposit_address) == 0
+
+
+def test_a_destination_cannot_change_once_the_refund_is_signed(payout):
+    deposit = deposit_of(payout, "NoReturnToken")
+    case = approved_case(payout, deposit)
+    refund = refund_queue(case_id=case.pk)
+    while Refund.objects.get(pk=refund.pk).state == RefundState.QUEUED:
+        refund_advance(refund_id=refund.pk)
+        payout.node.mine(1)
+
+    with pytest.raises(Exception, match="already signed"):
+        case_change_destination(
+            case_id=case.pk, actor=Actor.case_owner(payout.users.alice), destination=payout.node.accounts[6]
+        )
+    case.refresh_from_db()
+    assert case.refund_destination == payout.user
 
 
 def test_a_worker_killed_after_signing_sends_the_same_bytes_once(payout):

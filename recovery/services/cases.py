@@ -8,7 +8,18 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
-from recovery.models import Approval, Deposit, Network, Origin, RecoveryCase, Resolution, State
+from recovery.models import (
+    LIVE_REFUND_STATES,
+    Approval,
+    Deposit,
+    Network,
+    Origin,
+    RecoveryCase,
+    Refund,
+    RefundState,
+    Resolution,
+    State,
+)
 from recovery.roles import Actor, Role
 from recovery.services.events import event_record
 from recovery.services.sla import sla_start
@@ -255,15 +266,12 @@ def case_change_destination(*, case_id: int, actor: Actor, destination: str, mem
     """A new refund destination voids the approvals (they approved other terms) and needs a fresh review."""
     with transaction.atomic():
         case = lock_case(case_id, None)
-        if case.state in (
-            State.REFUND_QUEUED,
-            State.REFUND_BROADCAST,
-            State.REFUND_CONFIRMED,
-            State.COMPLETED,
-        ):
+        if case.state in (State.REFUND_BROADCAST, State.REFUND_CONFIRMED, State.COMPLETED):
             raise IllegalTransition("the refund is already under way: its destination can no longer change")
         if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
             raise NotPermitted("only the case's owner may change its destination")
+        if case.state == State.REFUND_QUEUED:
+            refund_cancel_unsigned(case)
         old = case.refund_destination
         case.refund_destination, case.destination_memo = destination, memo
         case.destination_confirmed_at = None
@@ -277,7 +285,24 @@ def case_change_destination(*, case_id: int, actor: Actor, destination: str, mem
             actor=actor,
             data={"from": old, "to": destination, "memo": memo},
         )
-        if case.state in (State.AWAITING_APPROVAL, State.APPROVED):
+        if case.state in (State.AWAITING_APPROVAL, State.APPROVED, State.REFUND_QUEUED):
             back = State.AWAITING_REVIEW
             return transition(case.pk, back, actor=Actor.system("destination change"), reason="terms changed")
         return case
+
+
+def refund_cancel_unsigned(case: RecoveryCase) -> None:
+    """Cancel the case's queued refund before it is signed, or refuse: signed bytes may still be mined.
+
+    The refund row is locked first; the executor claims a refund for signing under the same row lock and
+    only while it is queued, so it either signed already (refused here) or finds it cancelled.
+    """
+    refund = Refund.objects.select_for_update().filter(case=case, state__in=LIVE_REFUND_STATES).first()
+    if refund is not None and refund.state != RefundState.QUEUED:
+        raise IllegalTransition("the refund is already signed: its destination can no longer change")
+    if refund is not None:
+        refund.state, refund.last_error = (
+            RefundState.CANCELLED,
+            "the refund destination changed before signing",
+        )
+        refund.save(update_fields=["state", "last_error", "updated_at"])

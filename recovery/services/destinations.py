@@ -33,6 +33,7 @@ from recovery.services.cases import (
 from recovery.services.events import event_record
 from recovery.services.user_errors import UserError
 from recovery.services.user_otp import email_code_send, second_factor_verify
+from recovery.workflow import WorkflowError
 
 FIELD = "refund_destination"
 MAX_MEMO = 64
@@ -172,9 +173,12 @@ def destination_change(
         user=user, network=case.network, address=address, memo=memo, otp_code=otp_code
     )
     with transaction.atomic():
-        changed = case_change_destination(
-            case_id=case.pk, actor=Actor.case_owner(user), destination=checked.address, memo=checked.memo
-        )
+        try:
+            changed = case_change_destination(
+                case_id=case.pk, actor=Actor.case_owner(user), destination=checked.address, memo=checked.memo
+            )
+        except WorkflowError as refused:
+            raise UserError("destination_locked", f"The destination cannot change now: {refused}.") from None
         destination_record(user=user, family=case.network.family, address=checked.address, memo=checked.memo)
         RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
         if open_request(changed) == REFUND_ADDRESS_REQUEST:
