@@ -147,7 +147,7 @@ def test_staff_work_a_case_to_two_approvals_and_the_auditor_sees_a_tampered_even
     assert second.inner_text("#approval-count").startswith("1 of 2")
     third = log_in(browser, base, approver3)
     third.goto(f"{base}/staff/cases/{case.pk}/")
-    assert "now approved" in act(third, "approve")
+    assert "Approved. The refund is queued" in act(third, "approve")
     third.screenshot(path=str(ARTIFACTS / "staff-case-approved.png"), full_page=True)
     assert refresh_state(case) == State.APPROVED
 
