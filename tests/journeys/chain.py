@@ -1,14 +1,30 @@
-"""The chain as people use it: wallets send tokens in transactions; anyone can read what the chain holds."""
+"""The EVM world of the journeys: anvil mining a block a second, the demo's chain seeded on it, and the chain
+as people use it (wallets send tokens in transactions; anyone can read what the chain holds).
+
+The world is seeded as `manage.py demo` seeds it (`demo_seed`, `demo_chain_setup`, the demo approvers' TOTP
+devices), plus a token nobody prices and a minimum deposit for the listed LUSD.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from chains.evm.devnet import Anvil, DeployedContract
+from chains.evm.devnet import Anvil, DeployedContract, anvil_available, deploy_contract
+from recovery.models import DepositAddress, ListedAsset, Network, UserProfile
+from recovery.services.demo_chain import DEMO_NETWORK, demo_chain_setup
+from tests.journeys.system import Seeded, people_seed, require
 
+# Set-up beyond the demo's: a token nobody prices (the scanner leaves it alone, a user reports it) and a
+# minimum deposit for the listed LUSD (a smaller deposit is "below minimum": a case for an account credit).
+UNLISTED_TOKEN = ("TestToken", ("Unlisted Gold", "ULG", 18))
+LUSD_MIN_DEPOSIT = 10 * 10**6
+# anvil's funded accounts: the first deploys, the others are the wallets people send deposits from.
+WALLETS = 40
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 
 
@@ -74,3 +90,49 @@ class Chain:
             )
             for log in logs
         ]
+
+
+@dataclass(frozen=True)
+class World:
+    """What exists before any journey: the chain's contracts and the users' deposit addresses."""
+
+    contracts: dict[str, DeployedContract]
+    deposit_addresses: dict[str, list[str]]  # username -> addresses, in derivation order
+    network_name: str  # as the filing page lists it
+
+    def deposit_address(self, username: str, number: int = 0) -> str:
+        addresses = self.deposit_addresses[username]
+        return addresses[number % len(addresses)]
+
+
+def world_seed(node: Anvil) -> World:
+    """Seed the database and the chain the way `manage.py demo` does (set-up, not a journey step)."""
+    people_seed()
+    contracts = dict(demo_chain_setup(node=node).contracts)
+    name, args = UNLISTED_TOKEN
+    contracts["unlisted"] = deploy_contract(node, name, args)
+    network = Network.objects.get(slug=DEMO_NETWORK)
+    ListedAsset.objects.filter(network=network, contract=contracts["listed"].address).update(
+        min_deposit=LUSD_MIN_DEPOSIT
+    )
+    addresses = {
+        profile.user.username: list(
+            DepositAddress.objects.filter(family="evm", owner_ref=profile.account_ref)
+            .order_by("derivation_index")
+            .values_list("address", flat=True)
+        )
+        for profile in UserProfile.objects.select_related("user")
+    }
+    return World(contracts, addresses, network.name)
+
+
+@contextmanager
+def evm_world() -> Iterator[Seeded]:
+    """anvil (chain id 31337, a block a second, WALLETS funded accounts) and the demo's world on it."""
+    require("the anvil binary (npm install)", anvil_available())
+    node = Anvil(chain_id=31337, port=0, block_time=1, accounts=WALLETS).start()
+    try:
+        world = world_seed(node)
+        yield Seeded(world, Chain(node, world.contracts))
+    finally:
+        node.stop()

@@ -1,11 +1,12 @@
 """Journey fixtures: the whole system running, and the people and chain that use it.
 
-One system serves a journey module: anvil mining a block a second, the demo's world seeded into the test
-database, and the web server, a worker on every queue and beat, each a real process on the real broker,
-with the settings the module asks for (`SYSTEM_SETTINGS = {...}`). The journeys of a module share it and
-reset nothing between them: each uses a new depositor wallet and a new refund address, and finds its own
-case by its transaction. At the end of the module the processes and anvil stop and the database is
-flushed, as after any transactional test, so other modules (and the rest of the suite) start empty.
+One system serves a journey module: the module's world (`WORLD = ...`: by default anvil mining a block a
+second with the demo's world seeded into the test database; tests/journeys/bitcoin_node.py has the Bitcoin
+one), and the web server, a worker on every queue and beat, each a real process on the real broker, with
+the settings the module asks for (`SYSTEM_SETTINGS = {...}`). The journeys of a module share it and reset
+nothing between them: each uses a new depositor wallet and a new refund address, and finds its own case by
+its transaction. At the end of the module the processes and the node stop and the database is flushed, as
+after any transactional test, so other modules (and the rest of the suite) start empty.
 
 Reading the database is only for waiting ("the scanner has opened a case for this transaction") and for
 finding the case reference a person would have from an e-mail; every step is a person or a chain acting.
@@ -24,27 +25,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from chains.evm.devnet import Anvil, anvil_available
 from recovery.chain_registry import forget_chains
 from recovery.models import RecoveryCase
 from recovery.services.watched import forget_watched
 from recovery.staff.otp import DEMO_TOTP_SECRETS
-from tests.journeys.chain import Chain
+from tests.journeys.chain import evm_world
 from tests.journeys.inbox import Inbox
-from tests.journeys.people import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Authenticator, Staff, User, wait_until
-from tests.journeys.system import PASSWORDS, WALLETS, Processes, World, world_seed
-from tests.services import BROKER_URL, REPO, require_service
-
-ARTIFACTS = REPO / "test-artifacts" / "journeys"
-
-
-def require(what: str, ok: bool) -> None:
-    if ok:
-        return
-    message = f"journey tests need {what}"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+from tests.journeys.people import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Authenticator, Staff, User
+from tests.journeys.system import PASSWORDS, Processes, WorldSetup, require
+from tests.services import BROKER_URL, require_service, wait_for
 
 
 def playwright_installed() -> bool:
@@ -59,11 +48,11 @@ def playwright_installed() -> bool:
 class Journeys:
     """The running system and what stays between journeys: the world, the browser, staff sessions."""
 
-    world: World
+    world: Any  # the module's world: tests.journeys.chain.World, tests.journeys.bitcoin_node.BitcoinWorld
     processes: Processes
     browser: Any
     inbox: Inbox
-    chain: Chain
+    chain: Any  # the chain as people use it: tests.journeys.chain.Chain, bitcoin_node.MiningNode
     authenticator: Authenticator
     staff_sessions: dict[str, Staff] = field(default_factory=dict)
     people: list[Any] = field(default_factory=list)  # everyone who opened a page in the current test
@@ -88,13 +77,14 @@ class Journeys:
 
 @pytest.fixture(scope="module")
 def system(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Journeys]:
-    """The running system for one journey module (its SYSTEM_SETTINGS on top of the journeys' own)."""
+    """The running system for one journey module: its WORLD, its SYSTEM_SETTINGS on top of the journeys'
+    own and the world's."""
     require_service(BROKER_URL)
-    require("the anvil binary (npm install)", anvil_available())
     require(f"{CHROMIUM} (apt-get install chromium)", shutil.which(CHROMIUM) is not None)
     require("the playwright pip package", playwright_installed())
     from playwright.sync_api import sync_playwright
 
+    world_setup: WorldSetup = getattr(request.module, "WORLD", evm_world)
     # Playwright's sync API runs an event loop in this thread; the ORM reads between browser steps are
     # plain synchronous calls, so Django's async guard does not apply to them.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -104,28 +94,25 @@ def system(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     mail.mkdir()
     processes = Processes(workdir=workdir, mail_dir=mail)
     with django_db_blocker.unblock():
-        node = Anvil(chain_id=31337, port=0, block_time=1, accounts=WALLETS).start()
         try:
-            world = world_seed(node)
-            with sync_playwright() as playwright:
+            with world_setup() as seeded, sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    processes.start(dict(getattr(request.module, "SYSTEM_SETTINGS", {})))
+                    processes.start({**seeded.settings, **getattr(request.module, "SYSTEM_SETTINGS", {})})
                     yield Journeys(
-                        world=world,
+                        world=seeded.world,
                         processes=processes,
                         browser=browser,
                         inbox=Inbox(mail),
-                        chain=Chain(node, world.contracts),
+                        chain=seeded.chain,
                         authenticator=Authenticator(DEMO_TOTP_SECRETS),
                     )
                 finally:
                     browser.close()
                     # Inside Playwright's context Django holds a connection of its own: close it here.
                     connections.close_all()
+                    processes.stop()  # before the world's node stops
         finally:
-            processes.stop()
-            node.stop()
             sessions_gone()
             forget_chains()
             forget_watched()
@@ -149,7 +136,7 @@ def sessions_gone(timeout: float = 15.0) -> None:
             cursor.execute(others)
             return cursor.fetchone()[0] == 0
 
-        wait_until(alone, timeout=timeout, interval=0.2)
+        wait_for(alone, timeout=timeout, interval=0.2)
 
 
 @pytest.fixture
@@ -186,7 +173,7 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def chain(journey: Journeys) -> Chain:
+def chain(journey: Journeys) -> Any:
     return journey.chain
 
 
@@ -201,7 +188,7 @@ def people(journey: Journeys) -> Journeys:
 
 
 @pytest.fixture
-def world(journey: Journeys) -> World:
+def world(journey: Journeys) -> Any:
     return journey.world
 
 
@@ -217,7 +204,7 @@ class Records:
             found[:] = RecoveryCase.objects.filter(txid__iexact=txid).order_by("pk")[:1]
             return bool(found) and found[0].state not in ("submitted", "verifying")
 
-        assert wait_until(opened, timeout=timeout, interval=0.5), f"no case for {txid} within {timeout}s"
+        assert wait_for(opened, timeout=timeout, interval=0.5), f"no case for {txid} within {timeout}s"
         return found[0]
 
 

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.journeys.inbox import Inbox
+from tests.services import REPO, wait_for
 
+ARTIFACTS = REPO / "test-artifacts" / "journeys"  # what the people saw: on a failure, and at milestones
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1280, "height": 1000}
@@ -48,15 +50,6 @@ class Authenticator:
         offset = digest[-1] & 0x0F
         value = int.from_bytes(digest[offset : offset + 4], "big") & 0x7FFFFFFF
         return f"{value % 10**6:06d}"
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 1.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 class Person:
@@ -102,8 +95,13 @@ class Person:
             self.page.reload()
             return condition()
 
-        if not wait_until(looked, timeout=timeout, interval=1.0):
+        if not wait_for(looked, timeout=timeout, interval=1.0):
             raise AssertionError(f"{what} not seen within {timeout:.0f}s; the page says:\n{self.text()}")
+
+    def screenshot(self, name: str) -> None:
+        """Keep what the person sees now, for a human to look at (test-artifacts/journeys/<name>.png)."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 class User(Person):
@@ -188,6 +186,12 @@ class User(Person):
 
     def file_case(self, *, network: str, txid: str, amount: str, refund_to: str) -> str:
         """Report a deposit: look the transaction up, give a refund address with its code, accept, file."""
+        self.look_up_deposit(network=network, txid=txid, amount=amount)
+        self.give_refund_address(refund_to)
+        return self.file_reported_deposit()
+
+    def look_up_deposit(self, *, network: str, txid: str, amount: str) -> str:
+        """The first step of reporting a deposit: the form looks the transaction up; returns its findings."""
         self.go("/cases/")
         with self.page.expect_navigation():
             self.page.click("nav >> text=Report a deposit")
@@ -196,10 +200,20 @@ class User(Person):
         self.page.fill("#id_amount", amount)
         self.press("text=Look up the transaction")
         assert self.has("#findings"), f"the lookup was refused: {self.text()}"
+        return self.text("#findings")
+
+    def give_refund_address(self, refund_to: str) -> str:
+        """On the looked-up report: the refund address and its e-mailed code; returns what the page said
+        when she asked for the code."""
         self.page.fill("#id_refund_destination", refund_to)
         code = self.confirmation_code_for("button[value=send_code]")
+        said = self.flash()
         self.page.fill("#id_refund_destination", refund_to)
         self.page.fill("#id_otp_code", code)
+        return said
+
+    def file_reported_deposit(self) -> str:
+        """Accept the fee terms and file the report; returns the new case's reference."""
         self.page.check("#id_accept_fee")
         self.press("button[value=file]")
         assert CASE_PAGE.search(self.page.url), f"not filed: {self.text()}"
@@ -212,21 +226,23 @@ class Staff(Person):
     def __init__(self, context: Any, site: str, username: str) -> None:
         super().__init__(context, site)
         self.username = username
+        self.second_factor = False  # asked for the authenticator's code at login
 
     def log_in(self, password: str, authenticator: Authenticator) -> Staff:
         self.go("/staff/login/")
         self.page.fill("#id_username", self.username)
         self.page.fill("#id_password", password)
         self.press("button[type=submit]")
-        if "/staff/otp/" in self.page.url:  # approvers: the second factor from their app
+        self.second_factor = "/staff/otp/" in self.page.url
+        if self.second_factor:  # approvers: the second factor from their app
             self.page.fill("#id_token", authenticator.code(self.username))
             self.press("button[type=submit]")
         assert self.page.url.rstrip("/").endswith("/staff"), f"staff login failed: {self.text()}"
         return self
 
-    def open_case(self, txid: str) -> None:
-        """Search the queue (all states) for the transaction and open its case."""
-        self.go(f"/staff/?state=all&q={txid}")
+    def open_case(self, search: str) -> None:
+        """Search the queue (all states) for the transaction (or the case reference) and open its case."""
+        self.go(f"/staff/?state=all&q={search}")
         with self.page.expect_navigation():
             self.page.locator("#queue-table tbody a").first.click()
 

@@ -1,9 +1,12 @@
-"""The running system of the journey tests: the seeded world, and the web, worker and beat processes.
+"""The running system of the journey tests: the people it knows, and the web, worker and beat processes.
 
-The world is seeded as `manage.py demo` seeds it (`demo_seed`, `demo_chain_setup`, the demo approvers' TOTP
-devices). The processes are the demo's own command lines (`recovery.supervisor.local_service_commands`:
-runserver, one worker on every queue, beat), started with the test database, the real broker, a folder as
-the users' mail server and the settings a journey module asks for. Nothing here moves a case.
+Every journey module runs on one world: a chain node and what the exchange knows of it, seeded by a world
+function that the module names (`WORLD = ...`; the EVM world of tests/journeys/chain.py by default, the
+Bitcoin world of tests/journeys/bitcoin_node.py). Each world starts from the demo's people (`demo_seed`, the
+demo approvers' TOTP devices). The processes are the demo's own command lines
+(`recovery.supervisor.local_service_commands`: runserver, one worker on every queue, beat), started with
+the test database, the real broker, a folder as the users' mail server, the settings the world's chain
+needs and the settings a journey module asks for. Nothing here moves a case.
 """
 
 from __future__ import annotations
@@ -13,36 +16,31 @@ import os
 import socket
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pytest
 from django.conf import global_settings, settings
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 from kombu import Connection
 
-from chains.evm.devnet import Anvil, DeployedContract, deploy_contract
-from recovery.models import DepositAddress, ListedAsset, Network, UserProfile
 from recovery.services.demo import DEMO_LOGINS, demo_seed
-from recovery.services.demo_chain import DEMO_NETWORK, demo_chain_setup
 from recovery.staff.otp import DEMO_TOTP_SECRETS, staff_otp_demo_enrol
 from recovery.supervisor import Supervisor, local_service_commands
 from tests.services import BROKER_URL, REPO, database_url_for_tests
 
 PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
-# Set-up beyond the demo's: a token nobody prices (the scanner leaves it alone, a user reports it) and a
-# minimum deposit for the listed LUSD (a smaller deposit is "below minimum": a case for an account credit).
-UNLISTED_TOKEN = ("TestToken", ("Unlisted Gold", "ULG", 18))
-LUSD_MIN_DEPOSIT = 10 * 10**6
-# anvil's funded accounts: the first deploys, the others are the wallets people send deposits from.
-WALLETS = 40
 
 # What every process of the system runs with, besides the test database, the broker and the mail folder.
 SYSTEM_ENV = {
     "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
     "DESTINATION_COOLING_OFF_HOURS": "0",
     "CELERY_TASK_ALWAYS_EAGER": "0",
+    "RECOVERY_FAILPOINTS": "",
     "PYTHONUNBUFFERED": "1",
     "LOG_LEVEL": "INFO",
 }
@@ -50,42 +48,37 @@ SYSTEM_ENV = {
 TEST_PROCESS_ONLY = ("DJANGO_ALLOW_ASYNC_UNSAFE", "TEST_BROKER_URL", "PYTEST_CURRENT_TEST")
 
 
+def require(what: str, ok: bool) -> None:
+    """Under CI a missing dependency fails the journey; on a laptop without it, the journey skips."""
+    if ok:
+        return
+    message = f"journey tests need {what}"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 @dataclass(frozen=True)
-class World:
-    """What exists before any journey: the chain's contracts and the users' deposit addresses."""
+class Seeded:
+    """A chain node serving the journeys, what the exchange knows of it, and what the processes need to
+    reach it (settings on top of SYSTEM_ENV)."""
 
-    contracts: dict[str, DeployedContract]
-    deposit_addresses: dict[str, list[str]]  # username -> addresses, in derivation order
-    network_name: str  # as the filing page lists it
-
-    def deposit_address(self, username: str, number: int = 0) -> str:
-        addresses = self.deposit_addresses[username]
-        return addresses[number % len(addresses)]
+    world: Any  # what exists before any journey: deposit addresses, networks, contracts
+    chain: Any  # the chain as people and miners use it
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
-def world_seed(node: Anvil) -> World:
-    """Seed the database and the chain the way `manage.py demo` does (set-up, not a journey step)."""
+# A world: starts its node, seeds the database (set-up, not a journey step), stops the node at the end.
+WorldSetup = Callable[[], AbstractContextManager[Seeded]]
+
+
+def people_seed() -> None:
+    """The demo's people, as `manage.py demo` seeds them: users, staff of each role, the approvers' TOTP."""
     # The test process hashes passwords with MD5 for speed; the web server checks the default hashers.
     with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
         demo_seed()
     approvers = get_user_model().objects.filter(username__in=DEMO_TOTP_SECRETS)
     staff_otp_demo_enrol(users=list(approvers))
-    contracts = dict(demo_chain_setup(node=node).contracts)
-    name, args = UNLISTED_TOKEN
-    contracts["unlisted"] = deploy_contract(node, name, args)
-    network = Network.objects.get(slug=DEMO_NETWORK)
-    ListedAsset.objects.filter(network=network, contract=contracts["listed"].address).update(
-        min_deposit=LUSD_MIN_DEPOSIT
-    )
-    addresses = {
-        profile.user.username: list(
-            DepositAddress.objects.filter(family="evm", owner_ref=profile.account_ref)
-            .order_by("derivation_index")
-            .values_list("address", flat=True)
-        )
-        for profile in UserProfile.objects.select_related("user")
-    }
-    return World(contracts, addresses, network.name)
 
 
 def free_port() -> int:
@@ -130,6 +123,8 @@ class Processes:
                 **SYSTEM_ENV,
                 "DATABASE_URL": database_url_for_tests(),
                 "CELERY_BROKER_URL": BROKER_URL,
+                # The keys the seeding derived the deposit addresses from are the ones the worker signs with.
+                "SIGNER_MNEMONIC": settings.SIGNER_MNEMONIC,
                 "EMAIL_FILE_PATH": str(self.mail_dir),
                 "SITE_URL": self.url,
                 "RECOVERY_VAR_DIR": str(self.workdir / "var"),

@@ -9,206 +9,114 @@ deposit (no fee is quoted); approver1, after his authenticator code, approves it
 running system acts: the worker signs a return from the deposit key, the node accepts it, a block mines
 it, and alice's case page shows its transaction and the case completed.
 
-Processes: `manage.py runserver`, a Celery worker on every queue and `celery beat`, on RabbitMQ and the
-PostgreSQL test database; the node is the Bitcoin Core JSON-RPC fixture node on a loopback port, reached
-through the Network row's rpc_url. The test never calls a service: it seeds, then acts as alice, her
-wallet, the agent, the approver and the miners, and asserts what alice sees and what the chain holds.
+Processes: the journeys' running system (tests/journeys/conftest.py: `manage.py runserver`, a Celery worker
+on every queue and `celery beat`, on RabbitMQ and the PostgreSQL test database) on the Bitcoin world of
+tests/journeys/bitcoin_node.py: the Bitcoin Core JSON-RPC fixture node on a loopback port, reached through
+the Network row's rpc_url. The test never calls a service: it acts as alice, her wallet, the agent, the
+approver and the miners, and asserts what alice sees and what the chain holds.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlparse
 
 import pytest
 from bitcoin.core import CTransaction, b2lx
 
-from recovery.models import RecoveryCase, Refund
 from tests.chains.bitcoin.fake_node import tx_weight
 from tests.chains.bitcoin.kernel import verify_tx
-from tests.journeys import bitcoin_node as btc_fixtures
-from tests.journeys.bitcoin_node import (
-    APPROVER_SECRET,
-    ARTIFACTS,
-    PASSWORD,
-    UserWallet,
-    emailed_code,
-    fund,
-    inbox,
-    rpc,
-    totp_code,
-)
-from tests.services import wait_for
+from tests.journeys.bitcoin_node import UserWallet, bitcoin_world
 
-# The fixtures of this journey (pytest finds them by name in the module).
-btc_node, btc_exchange, running_system, chromium = (
-    btc_fixtures.btc_node,
-    btc_fixtures.btc_exchange,
-    btc_fixtures.running_system,
-    btc_fixtures.chromium,
-)
+# django_db: the test database the system runs on (the test itself reads nothing from it).
+pytestmark = [pytest.mark.journeys, pytest.mark.django_db, pytest.mark.timeout(480)]
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.timeout(480),
-]
-
+WORLD = bitcoin_world  # the system of this module runs on the Bitcoin fixture node
 SENT = 9_000  # sats: below the exchange's 10,000 minimum
 SENT_DISPLAY = "0.00009"
 NODE_FEE_RATE = 12  # sat/vB: the fixture node's estimatesmartfee answer
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+ALICES_SEED = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
-def submit(page, selector: str) -> None:
-    """Click a form's button and wait for the page it leads to."""
-    with page.expect_navigation():
-        page.click(selector)
-
-
-def staff_login(browser, base: str, username: str, totp_secret: str | None = None):
-    page = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
-    page.goto(f"{base}/staff/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    submit(page, "button[type=submit]")
-    if totp_secret is not None:
-        assert "/staff/otp/" in page.url, page.url
-        page.fill("#id_token", totp_code(totp_secret))
-        submit(page, "button[type=submit]")
-    assert page.url.rstrip("/").endswith("/staff"), page.url
-    return page
-
-
-def refund_line(page) -> tuple[str, str] | None:
+def refund_line(person) -> tuple[str, str] | None:
     """(refund state, txid) from the "Refund:" line of the user's case page, if it shows one with a txid."""
-    found = re.findall(r"Refund:\s*(.+?)\s+([0-9a-f]{64})", page.inner_text("main"))
+    found = re.findall(r"Refund:\s*(.+?)\s+([0-9a-f]{64})", person.text())
     assert len(found) <= 1, f"the user's page shows more than one refund: {found}"
     return found[0] if found else None
 
 
-def case_diagnosis(case_url: str, system) -> str:
-    reference = re.search(UUID, case_url).group(0)
-    case = RecoveryCase.objects.filter(reference=reference).first()
-    refunds = list(Refund.objects.filter(case=case).values("state", "tx_hash", "last_error"))
-    state = case.state if case else "?"
-    return f"case state {state}; refunds {refunds}\n{system.logs()}"
-
-
-def test_a_manual_plain_btc_return_on_the_bitcoin_node(btc_node, btc_exchange, running_system, chromium):
-    node, exchange, system = btc_node, btc_exchange, running_system
-    base = system.url
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_a_manual_plain_btc_return_on_the_bitcoin_node(chain, people, world):
+    node = chain
     started = time.monotonic()
 
     # --- the chain: alice's wallet is paid from elsewhere, then pays her deposit address below the minimum.
-    wallet = UserWallet("alice")
-    spender, refund_to = wallet.key(0), wallet.key(1)
-    coin = fund(node, spender, 100_000, tag=0x4A)
-    payment = wallet.pay(coin=coin, spender=spender, to=exchange.deposit_script, amount=SENT, fee=1_000)
-    deposit_txid = rpc(node.url, node.user, node.password, "sendrawtransaction", payment.serialize().hex())
+    wallet = UserWallet(ALICES_SEED, node)
+    spender, refund_to = wallet.address(0), wallet.address(1)
+    coin = node.pay_from_elsewhere(wallet.script(0), 100_000, tag=0x4A)
+    deposit_txid = wallet.pay(coin, owner=0, to=world.deposit_script, amount=SENT, fee=1_000)
     node.mine_mempool()  # one confirmation: alice's wallet shows it confirmed; the exchange waits for 3
 
     # --- alice reports it on the user pages, with her own wallet as the destination.
-    user = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    user.goto(f"{base}/login/")
-    user.fill("#id_username", "alice")
-    user.fill("#id_password", PASSWORD)
-    submit(user, "button[type=submit]")
-    assert user.url == f"{base}/cases/", user.url
-    submit(user, "text=Report a deposit")
-    user.select_option("#id_network", label="Bitcoin")
-    user.fill("#id_txid", deposit_txid)
-    user.fill("#id_amount", SENT_DISPLAY)
-    submit(user, "text=Look up the transaction")
-    findings = user.inner_text("#findings")
+    alice = people.user("alice")
+    findings = alice.look_up_deposit(network=world.network_name, txid=deposit_txid, amount=SENT_DISPLAY)
     assert f"{SENT_DISPLAY} BTC" in findings, findings
-    assert "your deposit address" in findings and exchange.deposit_address in findings, findings
-    assert spender.address in findings, findings  # "From": her own wallet
+    assert "your deposit address" in findings and world.deposit_address in findings, findings
+    assert spender in findings, findings  # "From": her own wallet
     assert "Below the minimum deposit" in findings, findings
     assert "we act after 3" in findings, findings
-    user.fill("#id_refund_destination", refund_to.address)
-    mails = len(inbox(system.mail_dir, "alice@example.com"))
-    submit(user, "button[value=send_code]")
-    assert "We e-mailed you a code" in user.inner_text(".messages")
-    assert wait_for(lambda: emailed_code(system.mail_dir, "alice@example.com", after=mails), timeout=30)
-    code = emailed_code(system.mail_dir, "alice@example.com", after=mails)
-    user.fill("#id_refund_destination", refund_to.address)
-    user.fill("#id_otp_code", code)
-    user.check("#id_accept_fee")
-    submit(user, "button[value=file]")
-    case_url = user.url
-    assert re.fullmatch(rf"{base}/cases/{UUID}/", case_url), case_url + "\n" + user.inner_text("main")
-    page_text = user.inner_text("main")
-    assert "Awaiting review" in page_text and refund_to.address in page_text, page_text
-    short_ref = re.search(r"Case ([0-9A-F]{8})", page_text).group(1)
-    user.screenshot(path=str(ARTIFACTS / "journey-btc-filed.png"), full_page=True)
+    assert "We e-mailed you a code" in alice.give_refund_address(refund_to)
+    short_ref = alice.file_reported_deposit()
+    page_text = alice.text()
+    assert "Awaiting review" in page_text and refund_to in page_text, page_text
+    alice.screenshot("btc-filed")
 
     # --- the chain goes on: a block a second, each taking the mempool.
     node.start_mining(every=1.0)
 
     # --- the agent finds the case, waits until the chain evidence says the deposit is confirmed, proposes.
-    agent = staff_login(chromium, base, "agent")
-    agent.goto(f"{base}/staff/?q={short_ref}")
-    submit(agent, f"text={short_ref}")
-    staff_case_url = agent.url
-
-    def deposit_confirmed() -> bool:
-        agent.reload()
-        return bool(re.search(r"Status\s+Confirmed", agent.inner_text("#evidence-chain")))
-
-    assert wait_for(deposit_confirmed, timeout=90, interval=1.0), (
-        "the staff page never showed the deposit confirmed:\n"
-        + agent.inner_text("#evidence-chain")
-        + "\n"
-        + system.logs()
+    agent = people.staff("agent")
+    agent.open_case(short_ref)
+    staff_case = urlparse(agent.page.url).path
+    agent.reload_until(
+        lambda: re.search(r"Status\s+Confirmed", agent.text("#evidence-chain")) is not None,
+        timeout=90,
+        what="the deposit confirmed in the staff page's chain evidence",
     )
-    evidence = agent.inner_text("#evidence-chain")
-    assert spender.address in evidence and exchange.deposit_address in evidence, evidence
+    evidence = agent.text("#evidence-chain")
+    assert spender in evidence and world.deposit_address in evidence, evidence
     assert f"{SENT} base units" in evidence, evidence
-    approved_amount = int(agent.input_value("#id_refund_amount"))
+    approved_amount = agent.proposal_amount()
     assert approved_amount == SENT  # the deposit, net of the quoted fee (none)
-    assert agent.input_value("#id_resolution") == "onchain_return"
-    submit(agent, "#form-propose button[type=submit]")
-    assert "awaiting approval" in agent.inner_text(".messages"), agent.inner_text(".messages")
+    assert agent.page.input_value("#id_resolution") == "onchain_return"
+    said = agent.act("propose")
+    assert "awaiting approval" in said, said
 
     # --- approver1 logs in with his authenticator and approves.
-    approver = staff_login(chromium, base, "approver1", APPROVER_SECRET)
-    approver.goto(staff_case_url)
-    assert approver.inner_text("#approval-count").startswith("0 of 1")
-    submit(approver, "#form-approve button[type=submit]")
-    said = approver.inner_text(".messages")
+    approver = people.staff("approver1")
+    assert approver.second_factor
+    approver.go(staff_case)
+    assert approver.text("#approval-count").startswith("0 of 1")
+    said = approver.act("approve")
     assert "Approved. The refund is queued" in said, said
-    approver.screenshot(path=str(ARTIFACTS / "journey-btc-approved.png"), full_page=True)
+    approver.screenshot("btc-approved")
     approved_at = time.monotonic()
 
     # --- from here only the running system and the chain act; alice follows her case page.
-    def refund_shown() -> bool:
-        user.reload()
-        return refund_line(user) is not None
-
-    assert wait_for(refund_shown, timeout=120, interval=2.0), (
-        "alice's page never showed a refund transaction after the approval.\n"
-        + user.inner_text("main")[:1500]
-        + "\n"
-        + case_diagnosis(case_url, system)
+    alice.reload_until(
+        lambda: refund_line(alice) is not None,
+        timeout=120,
+        what="a refund transaction on alice's page after the approval",
     )
 
     def completed() -> bool:
-        user.reload()
-        line = refund_line(user)
-        return line is not None and line[0] == "Confirmed" and "Completed" in user.inner_text("h1")
+        line = refund_line(alice)
+        return line is not None and line[0] == "Confirmed" and "Completed" in alice.text("h1")
 
-    assert wait_for(completed, timeout=120, interval=2.0), (
-        "the refund never confirmed on alice's page.\n"
-        + user.inner_text("main")[:1500]
-        + "\n"
-        + case_diagnosis(case_url, system)
-    )
+    alice.reload_until(completed, timeout=120, what="the refund confirmed and the case completed")
     paid_after = time.monotonic() - approved_at
-    user.screenshot(path=str(ARTIFACTS / "journey-btc-completed.png"), full_page=True)
-    _, shown_txid = refund_line(user)
+    alice.screenshot("btc-completed")
+    _, shown_txid = refund_line(alice)
 
     # --- what the chain holds: one transaction ever spent the deposit, sent once, mined once.
     spenders = node.spenders(deposit_txid, 0)
@@ -226,13 +134,13 @@ def test_a_manual_plain_btc_return_on_the_bitcoin_node(btc_node, btc_exchange, r
     ]
     assert sent_to_node == [refund_txid], f"the node accepted {sent_to_node} spending the deposit"
     assert "testmempoolaccept" in node.calls  # checked by the node's policy before it was sent
-    assert node.confirmations_of(block) >= exchange.network.confirmations
-    assert len(node.payments_to(refund_to.script)) == 1  # nothing else ever paid alice's wallet
+    assert node.confirmations_of(block) >= world.network.confirmations
+    assert len(node.payments_to(wallet.script(1))) == 1  # nothing else ever paid alice's wallet
 
     # ... to alice's wallet, for the approved amount less the network fee the refund itself pays.
     assert len(refund.vin) == 1 and len(refund.vout) == 1, refund
     paid = refund.vout[0]
-    assert bytes(paid.scriptPubKey) == refund_to.script
+    assert bytes(paid.scriptPubKey) == wallet.script(1)
     fee = SENT - paid.nValue
     vsize = (tx_weight(refund) + 3) // 4
     # The rate asked of the node (12 sat/vB) is never undercut, and over-paid by at most ~1 vB per input.
@@ -240,9 +148,9 @@ def test_a_manual_plain_btc_return_on_the_bitcoin_node(btc_node, btc_exchange, r
     assert paid.nValue == approved_amount - fee
 
     # ... signed by the deposit key, as Bitcoin Core's consensus code checks it.
-    verify_tx(refund.serialize(), [(exchange.deposit_script, SENT)])
+    verify_tx(refund.serialize(), [(world.deposit_script, SENT)])
 
     print(
         f"\nbtc journey: {time.monotonic() - started:.1f}s in all, refund confirmed {paid_after:.1f}s after "
-        f"approval; {paid.nValue} sat to {refund_to.address} in {refund_txid} (fee {fee} sat, {vsize} vB)"
+        f"approval; {paid.nValue} sat to {refund_to} in {refund_txid} (fee {fee} sat, {vsize} vB)"
     )
