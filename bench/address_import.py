@@ -37,8 +37,8 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
+    from recovery.deposits.address_import import deposit_addresses_import
     from recovery.models import DepositAddress
-    from recovery.services.address_import import deposit_addresses_import
 
     creation = connection.creation
     bench_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)

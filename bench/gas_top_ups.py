@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/gas_top_ups.py [--sizes 10,50,100]
 For each batch size N it funds N fresh addresses four ways and prints the gas used per address and the
 gas-wallet transactions: plain transfers and one `disperseEther` batch, each to addresses that already exist
 (hold dust from an earlier sweep) and to empty ones (EIP-161). This is the measurement behind the rule in
-recovery/services/gas_top_ups.py: batch only the addresses that exist.
+recovery/payouts/gas_top_ups.py: batch only the addresses that exist.
 """
 
 from __future__ import annotations

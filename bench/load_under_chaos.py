@@ -209,10 +209,10 @@ def confirmed_deep(node, txids: list[str]) -> None:
 def refunds_queue(network, txids: list[str]) -> list[int]:
     """Scan and triage in this process, as refund_pipeline.queue_refunds does: queued auto-return refunds.
     Their first refund_advance messages go to Redis on commit and wait there for the workers."""
+    from recovery.deposits.scanning import network_scan
+    from recovery.deposits.triage import deposit_triage
     from recovery.models import Deposit, RecoveryCase, Refund
-    from recovery.services.auto_return import deposit_triage
-    from recovery.services.execution import case_execute
-    from recovery.services.scanning import network_scan
+    from recovery.payouts.execution import case_execute
 
     network_scan(network_id=network.pk)
     for deposit_id in Deposit.objects.filter(txid__in=txids).values_list("pk", flat=True):
@@ -398,7 +398,7 @@ class Client:
 
     def file(self, session) -> bool:
         """Look the filer's deposit up, file the case, open it as the filer. False when no deposit is left."""
-        from recovery.services.user_otp import totp_now
+        from recovery.accounts.second_factor import totp_now
 
         with self.filers_lock:
             filer = self.filers.pop() if self.filers else None
@@ -521,8 +521,8 @@ def broker_report() -> None:
 
     Messages a SIGKILLed worker had taken stay in kombu's `unacked` hash until the visibility timeout
     (6 h); refunds have a sweeper, e-mails (notify_event) do not. Informational: not a goal of this run."""
+    from recovery.cases.notify import USER_VISIBLE_KINDS
     from recovery.models import CaseEvent, Notification
-    from recovery.services.notify import USER_VISIBLE_KINDS
 
     client = redis.Redis.from_url(BROKER)
     try:
@@ -539,7 +539,7 @@ def broker_report() -> None:
 
 
 def reconcile_report(network, missed: list[str]) -> None:
-    from recovery.services.reconcile import reconcile_network
+    from recovery.payouts.reconcile import reconcile_network
 
     report = reconcile_network(network)
     gas_agrees = report.gas_wallet_outflow_recorded == report.gas_wallet_outflow_on_chain

@@ -206,7 +206,7 @@ def wait_until(condition, timeout: float) -> None:
 
 def advance_all(ids: list[int], timeout: float = 600) -> None:
     """Advance every refund in turn until all are done: what the refunds workers do, in one process."""
-    from recovery.services.refunds import refund_advance
+    from recovery.payouts.refunds import refund_advance
 
     due = dict.fromkeys(ids, 0.0)
     deadline = time.monotonic() + timeout
@@ -232,10 +232,10 @@ def confirmed(ids: list[int]) -> int:
 
 def queue_refunds(node, token, user: str, addresses: list[str]) -> list[int]:
     """Deposit to each address, record and triage in this process (no workers involved): queued refunds."""
+    from recovery.deposits.scanning import network_scan
+    from recovery.deposits.triage import deposit_triage
     from recovery.models import Network, RecoveryCase, Refund
-    from recovery.services.auto_return import deposit_triage
-    from recovery.services.execution import case_execute
-    from recovery.services.scanning import network_scan
+    from recovery.payouts.execution import case_execute
 
     network = Network.objects.get(slug="anvil")
     txids = [node.transact(token, "transfer", a, 10 * 10**18, sender=user) for a in addresses]

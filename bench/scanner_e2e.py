@@ -5,7 +5,7 @@ Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/recovery .venv/bin/python b
 Uses a throwaway database (<name>_bench). With 1,000,000 watched deposit addresses in the table and
 --logs Transfer logs on anvil, every --hit-every-th to a watched address, it prints logs/s for
 (a) the ceiling: raw eth_getLogs + hand decoding, no matching or writing, and
-(b) recovery.services.scanning.network_scan: the same range fetched, decoded, matched against the
+(b) recovery.deposits.scanning.network_scan: the same range fetched, decoded, matched against the
     in-memory watched set, confirmed against the table, recorded (deposits, block hashes, cursor),
 and the ratio (b)/(a), the watched set's load time and the peak RSS.
 """
@@ -60,10 +60,10 @@ def main() -> None:
 
     from chains.evm.abi import TRANSFER_TOPICS, decode_transfer_log, to_checksum
     from chains.evm.devnet import Anvil, deploy_contract
-    from recovery.chain_registry import forget_chains
+    from recovery.deposits.scanning import network_scan
+    from recovery.deposits.watched import forget_watched, watched_addresses
     from recovery.models import Deposit, Network, ScanCursor, ScannedBlock
-    from recovery.services.scanning import network_scan
-    from recovery.services.watched import forget_watched, watched_addresses
+    from recovery.onchain.registry import forget_chains
 
     if connection.vendor != "postgresql":
         raise SystemExit("run with DATABASE_URL pointing at PostgreSQL")

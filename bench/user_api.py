@@ -45,9 +45,9 @@ def populate(total: int) -> tuple[str, list[str]]:
     django.setup()
     from rest_framework.authtoken.models import Token
 
+    from recovery.cases.events import event_record
+    from recovery.cases.roles import Actor
     from recovery.models import CaseMessage, Network, RecoveryCase
-    from recovery.roles import Actor
-    from recovery.services.events import event_record
 
     network = Network.objects.create(
         slug="bench", name="Bench", family="evm", confirmations=2, native_symbol="ETH"

@@ -233,7 +233,7 @@ CELERY_BEAT_SCHEDULE = {
 # and only up to this value (larger returns go to staff; keep it below the two-approver threshold).
 AUTO_RETURN_COST_MARGIN = int(os.environ.get("AUTO_RETURN_COST_MARGIN", "3"))
 AUTO_RETURN_LIMIT_USD_CENTS = int(os.environ.get("AUTO_RETURN_LIMIT_USD_CENTS", str(500 * 100)))
-# Failpoints for crash tests (recovery/failpoints.py); empty in every real deployment.
+# Failpoints for crash tests (recovery/payouts/failpoints.py); empty in every real deployment.
 RECOVERY_FAILPOINTS = os.environ.get("RECOVERY_FAILPOINTS", "")
 # A refund still pending this long after its last attempt is re-sent with bumped fees (same nonce).
 REFUND_BUMP_AFTER_SECONDS = int(os.environ.get("REFUND_BUMP_AFTER_SECONDS", "180"))
@@ -253,7 +253,7 @@ DESTINATION_COOLING_OFF = timedelta(hours=float(os.environ.get("DESTINATION_COOL
 # Which Bitcoin network the "bitcoin" family of deposit addresses lives on.
 BITCOIN_NETWORK = os.environ.get("BITCOIN_NETWORK", "bitcoin")
 # The pricing source (a class with usd_cents(network, contract, amount)); the default is the static table.
-PRICE_SOURCE = os.environ.get("PRICE_SOURCE", "recovery.pricing.StaticPriceTable")
+PRICE_SOURCE = os.environ.get("PRICE_SOURCE", "recovery.onchain.pricing.StaticPriceTable")
 # SLA target for categories without an SlaPolicy row.
 SLA_DEFAULT_HOURS = int(os.environ.get("SLA_DEFAULT_HOURS", "72"))
 
@@ -261,7 +261,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "structured": {"()": "recovery.logs.StructuredFormatter"},
+        "structured": {"()": "recovery.ops.logs.StructuredFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
@@ -281,7 +281,7 @@ OWNERSHIP_CHALLENGE_TTL = timedelta(minutes=int(os.environ.get("OWNERSHIP_CHALLE
 MIDDLEWARE += ["recovery.staff.middleware.StaffSessionMiddleware"]
 # Hours before the deadline a case is flagged "near" when its category has no SlaPolicy row.
 SLA_DEFAULT_WARN_HOURS = int(os.environ.get("SLA_DEFAULT_WARN_HOURS", "12"))
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "recovery.staff_tasks"]
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "recovery.cases.staff_tasks"]
 CELERY_TASK_ROUTES["recovery.staff_tasks.flag_sla_deadlines"] = {"queue": "verify"}
 CELERY_BEAT_SCHEDULE["flag-sla-deadlines"] = {
     "task": "recovery.staff_tasks.flag_sla_deadlines",
@@ -303,8 +303,8 @@ METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECOND
 GAS_TOP_UP_BATCH_WINDOW_SECONDS = float(os.environ.get("GAS_TOP_UP_BATCH_WINDOW_SECONDS", "1.0"))
 GAS_TOP_UP_BATCH_MAX = int(os.environ.get("GAS_TOP_UP_BATCH_MAX", "100"))
 
-# --- reconciliation (recovery/services/reconcile.py) -----------------------------------------------
-CELERY_IMPORTS = [*CELERY_IMPORTS, "recovery.reconcile_tasks"]
+# --- reconciliation (recovery/payouts/reconcile.py) -----------------------------------------------
+CELERY_IMPORTS = [*CELERY_IMPORTS, "recovery.payouts.reconcile_tasks"]
 CELERY_TASK_ROUTES["recovery.reconcile_tasks.reconcile_networks"] = {"queue": "verify"}
 CELERY_BEAT_SCHEDULE["reconcile-networks"] = {
     "task": "recovery.reconcile_tasks.reconcile_networks",

@@ -10,8 +10,11 @@ from celery import shared_task
 from django.conf import settings
 
 from chains.base import TransientChainError
+from recovery.cases import audit, notify
+from recovery.deposits import scanning
+from recovery.deposits import triage as auto_return
 from recovery.models import Network
-from recovery.services import audit, auto_return, execution, notify, refunds, scanning
+from recovery.payouts import execution, refunds
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from recovery.accounts.staff_roles import roles_ensure
 from recovery.models import Deposit, Network, Origin, RecoveryCase, State, UserProfile
-from recovery.services.staff import roles_ensure
 
 _counter = itertools.count(1)
 

@@ -8,13 +8,13 @@ import pytest
 
 from chains.evm.chain import EvmChain
 from chains.evm.signer import LocalHDSigner
-from recovery.chain_registry import chain_for, forget_chains
+from recovery.deposits.scanning import network_scan
+from recovery.deposits.triage import Decision, deposit_triage
+from recovery.deposits.watched import forget_watched
 from recovery.models import Deposit, DepositAddress, Network, RecoveryCase, Refund, State
-from recovery.services.auto_return import Decision, deposit_triage
-from recovery.services.execution import case_execute
-from recovery.services.refunds import refund_advance
-from recovery.services.scanning import network_scan
-from recovery.services.watched import forget_watched
+from recovery.onchain.registry import chain_for, forget_chains
+from recovery.payouts.execution import case_execute
+from recovery.payouts.refunds import refund_advance
 
 CONFIRMATIONS = 2
 DEPOSIT_INDEX = 1000

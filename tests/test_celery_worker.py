@@ -6,10 +6,10 @@ import pytest
 from celery import Celery
 from django.core import mail
 
+from recovery.cases.actions import case_file
+from recovery.cases.roles import Actor
 from recovery.models import CaseEvent, Notification, Origin
-from recovery.roles import Actor
-from recovery.services.cases import case_file
-from tests.services import BROKER_URL, celery_worker, require_service, wait_for
+from tests.processes import BROKER_URL, celery_worker, require_service, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

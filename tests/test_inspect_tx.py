@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from chains.evm.signer import LocalHDSigner
-from recovery.chain_registry import forget_chains
+from recovery.deposits.watched import forget_watched
 from recovery.models import DepositAddress, Network
-from recovery.services.watched import forget_watched
+from recovery.onchain.registry import forget_chains
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "bitcoin"

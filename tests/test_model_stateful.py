@@ -43,8 +43,11 @@ from hypothesis.stateful import (
 
 from chains.base import ChainError
 from chains.evm.signer import LocalHDSigner
-from recovery import failpoints
-from recovery.chain_registry import chain_for, forget_chains
+from recovery.cases.actions import case_approve, case_file, case_propose, case_reject
+from recovery.cases.roles import Actor, Role
+from recovery.cases.workflow import TRANSITIONS, WorkflowError, approvals_required
+from recovery.deposits.scanning import network_scan
+from recovery.deposits.triage import deposit_triage
 from recovery.models import (
     AssetPrice,
     CaseEvent,
@@ -61,14 +64,11 @@ from recovery.models import (
     UserProfile,
 )
 from recovery.models.cases import CLOSED_STATES
-from recovery.roles import Actor, Role
-from recovery.services.auto_return import deposit_triage
-from recovery.services.cases import case_approve, case_file, case_propose, case_reject
-from recovery.services.execution import case_execute
-from recovery.services.reconcile import reconcile_network
-from recovery.services.refunds import refund_advance
-from recovery.services.scanning import network_scan
-from recovery.workflow import TRANSITIONS, WorkflowError, approvals_required
+from recovery.onchain.registry import chain_for, forget_chains
+from recovery.payouts import failpoints
+from recovery.payouts.execution import case_execute
+from recovery.payouts.reconcile import reconcile_network
+from recovery.payouts.refunds import refund_advance
 from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
 from tests.payout_env import DEPOSIT_INDEX, deposit_of
 
@@ -434,7 +434,7 @@ def refused(action, label: str = "") -> None:
 
 
 def advance_case(case_id: int, to: State) -> None:
-    from recovery.workflow import transition
+    from recovery.cases.workflow import transition
 
     transition(case_id, to, actor=Actor.system())
 

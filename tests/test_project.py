@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.services import REPO
+from tests.processes import REPO
 
 
 def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

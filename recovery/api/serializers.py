@@ -9,10 +9,10 @@ from django.conf import settings
 from django.http import QueryDict
 from rest_framework import serializers
 
-from recovery import selectors
+from recovery.cases import selectors
+from recovery.cases.ownership import ownership_proven
+from recovery.cases.reasons import reason_text
 from recovery.models import CaseMessage, OwnershipChallenge, RecoveryCase
-from recovery.reasons import reason_text
-from recovery.services.ownership import ownership_proven
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -14,11 +14,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from recovery import selectors
+from recovery.accounts import destinations
+from recovery.accounts.errors import UserError
 from recovery.api import serializers as s
+from recovery.cases import filing, ownership, selectors
+from recovery.cases import user_actions as user_cases
 from recovery.models import Network
-from recovery.services import destinations, filing, ownership, user_cases
-from recovery.services.user_errors import UserError
 
 # 415: a body in a media type other than JSON, a form or multipart.
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 403, 404, 409, 415, 422, 429)}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from recovery.cases.reasons import REJECTION_REASONS
 from recovery.models import Category, Origin, Resolution, State
-from recovery.reasons import REJECTION_REASONS
-from recovery.staff_selectors import SLA_FILTERS
+from recovery.staff.selectors import SLA_FILTERS
 
 
 def with_blank(choices: list[tuple[str, str]], blank: str = "any") -> list[tuple[str, str]]:

@@ -23,10 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 
-from recovery.models import RecoveryCase, Resolution, State
-from recovery.reasons import REJECTION_REASONS
-from recovery.services import queue, report
-from recovery.services.cases import (
+from recovery.cases import queue
+from recovery.cases.actions import (
     LEDGER_REFERENCE_MAX_LENGTH,
     case_approve,
     case_mark_credited,
@@ -34,10 +32,14 @@ from recovery.services.cases import (
     case_request_destination,
     case_request_info,
 )
-from recovery.services.events import event_log_verify
-from recovery.staff import forms
+from recovery.cases.events import event_log_verify
+from recovery.cases.reasons import REJECTION_REASONS
+from recovery.cases.waiting import staff_waiting
+from recovery.cases.workflow import WorkflowError, allowed_targets, needs_refund_destination
+from recovery.models import RecoveryCase, Resolution, State
+from recovery.staff import forms, report
 from recovery.staff.middleware import STARTED_KEY
-from recovery.staff_selectors import (
+from recovery.staff.selectors import (
     audit_event_kinds,
     audit_events,
     case_file,
@@ -46,8 +48,6 @@ from recovery.staff_selectors import (
     queue_cases,
     queue_networks,
 )
-from recovery.waiting import staff_waiting
-from recovery.workflow import WorkflowError, allowed_targets, needs_refund_destination
 
 PAGE_SIZE = 50
 

@@ -12,12 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from recovery import selectors
+from recovery.accounts import destinations
+from recovery.accounts import second_factor as user_otp
+from recovery.accounts.errors import UserError
+from recovery.cases import filing, ownership, selectors
+from recovery.cases import user_actions as user_cases
+from recovery.cases.workflow import needs_refund_destination
 from recovery.models import Network, UserDestination, UserProfile
-from recovery.services import destinations, filing, ownership, user_cases, user_otp
-from recovery.services.user_errors import UserError
 from recovery.web import forms
-from recovery.workflow import needs_refund_destination
 
 
 def login_required(view: Any) -> Any:

@@ -10,9 +10,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from eth_utils import keccak, to_checksum_address
 
 from chains.evm.devnet import Anvil, DeployedContract
-from recovery.chain_registry import forget_chains
+from recovery.accounts.second_factor import totp_now
 from recovery.models import AssetPrice, DepositAddress, FeeRule, Network
-from recovery.services.user_otp import totp_now
+from recovery.onchain.registry import forget_chains
 from tests.factories import make_network
 
 ALICE_DEPOSIT = to_checksum_address(keccak(text="alice deposit address")[12:])

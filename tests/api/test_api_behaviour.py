@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from recovery.cases.events import event_record
+from recovery.cases.roles import Actor
 from recovery.models import CaseEvent, CaseMessage, State
-from recovery.roles import Actor
-from recovery.services.events import event_record
 from tests.factories import make_case, make_deposit
 
 pytestmark = pytest.mark.django_db

@@ -10,6 +10,17 @@ from django.core import mail
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from recovery.accounts.destinations import (
+    destination_change,
+    destination_code_send,
+    destination_normalize,
+    destination_screen,
+    destination_usable,
+    whitelist_add,
+    whitelist_only_set,
+)
+from recovery.accounts.errors import UserError
+from recovery.accounts.second_factor import totp_now
 from recovery.models import (
     Approval,
     CaseEvent,
@@ -20,17 +31,6 @@ from recovery.models import (
     UserDestination,
     UserProfile,
 )
-from recovery.services.destinations import (
-    destination_change,
-    destination_code_send,
-    destination_normalize,
-    destination_screen,
-    destination_usable,
-    whitelist_add,
-    whitelist_only_set,
-)
-from recovery.services.user_errors import UserError
-from recovery.services.user_otp import totp_now
 from tests.factories import make_case, make_deposit, make_network
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,7 @@ def test_changing_the_destination_voids_approvals_and_returns_to_review(network,
         refund_amount=10**17,
         proposed_by=users.agent,
     )
-    from recovery.workflow import terms_digest
+    from recovery.cases.workflow import terms_digest
 
     Approval.objects.create(
         case=case, approver=users.approver1, terms_digest=terms_digest(case), case_version=1
@@ -148,7 +148,7 @@ def test_changing_the_destination_voids_approvals_and_returns_to_review(network,
     changed = destination_change(user=users.alice, case=case, address=DEST, memo="", otp_code=code)
 
     assert changed.state == State.AWAITING_REVIEW
-    from recovery.workflow import valid_approver_ids
+    from recovery.cases.workflow import valid_approver_ids
 
     assert valid_approver_ids(changed) == set()
 
@@ -209,7 +209,7 @@ def test_whitelist_only_refuses_destinations_off_the_whitelist(network, users):
 
 
 def email_code(user, purpose: str) -> str:
-    from recovery.services.user_otp import email_code_send
+    from recovery.accounts.second_factor import email_code_send
 
     email_code_send(user=user, purpose=purpose)
     return code_from_mail()

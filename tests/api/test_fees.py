@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from recovery.cases.fees import fee_quote
 from recovery.models import AssetPrice, FeeRule
-from recovery.services.fees import fee_quote
 from tests.factories import make_network
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from eth_account.messages import encode_defunct
 from rest_framework.test import APIClient
 
 from chains.bitcoin.network import network_by_name
+from chains.signed_messages import BadSignature, verify_bip322_simple, verify_legacy
 from recovery.models import CaseEvent, OwnershipChallenge, State
-from recovery.services.signed_messages import BadSignature, verify_bip322_simple, verify_legacy
 from tests.factories import make_case, make_deposit
 
 MAINNET = network_by_name("bitcoin")

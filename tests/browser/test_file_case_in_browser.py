@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from recovery.accounts.second_factor import totp_now
 from recovery.models import RecoveryCase, State
-from recovery.services.user_otp import totp_now
 from tests.api.claims import REFUND_TO
 
 pytestmark = [pytest.mark.browser, pytest.mark.anvil, pytest.mark.timeout(180)]

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import get_resolver
 
+from recovery.cases.actions import case_request_info
+from recovery.cases.roles import Actor, Role
+from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, State
-from recovery.roles import Actor, Role
-from recovery.services.cases import case_request_info
-from recovery.workflow import transition
 from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
+from recovery.cases.roles import Actor
+from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, Origin, State
-from recovery.roles import Actor
-from recovery.workflow import transition
 from tests.factories import make_case, make_deposit, make_user
 from tests.staff.conftest import enrol, totp_code
 

@@ -8,12 +8,12 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from recovery.cases.actions import REFUND_ADDRESS_REQUEST, case_propose, open_request
+from recovery.cases.notify import notify_event
+from recovery.cases.roles import Actor, Role
+from recovery.cases.user_actions import case_message_post
+from recovery.cases.workflow import GuardFailed
 from recovery.models import RecoveryCase, Resolution, State
-from recovery.roles import Actor, Role
-from recovery.services.cases import REFUND_ADDRESS_REQUEST, case_propose, open_request
-from recovery.services.notify import notify_event
-from recovery.services.user_cases import case_message_post
-from recovery.workflow import GuardFailed
 from tests.factories import make_case, make_deposit
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from recovery.cases.events import event_record
+from recovery.cases.roles import Actor
 from recovery.models import Origin, ScreenedAddress, State
-from recovery.roles import Actor
-from recovery.services.events import event_record
 from tests.factories import make_case, make_deposit, make_network
 
 pytestmark = pytest.mark.django_db

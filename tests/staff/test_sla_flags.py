@@ -9,9 +9,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
+from recovery.cases.sla_flags import sla_flag_cases
+from recovery.cases.staff_tasks import flag_sla_deadlines
 from recovery.models import CaseEvent, SlaPolicy, State
-from recovery.services.sla_flags import sla_flag_cases
-from recovery.staff_tasks import flag_sla_deadlines
 from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from recovery.cases.notify import notify_event
+from recovery.cases.roles import Actor, Role
+from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, CaseMessage, Refund, State
-from recovery.roles import Actor, Role
-from recovery.services.notify import notify_event
-from recovery.workflow import transition
 from tests.factories import make_case, make_deposit
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +153,7 @@ def test_signup_creates_a_profile_and_logs_in():
 def test_security_page_sets_up_an_authenticator(users, alice):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from recovery.services.user_otp import totp_now
+    from recovery.accounts.second_factor import totp_now
 
     assert "otpauth://" in alice.get("/security/?setup=1").content.decode()
     device = TOTPDevice.objects.get(user=users.alice, confirmed=False)

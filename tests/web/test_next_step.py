@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from recovery.cases.selectors import next_step
 from recovery.models import Resolution, State
-from recovery.selectors import next_step
 from tests.factories import make_case, make_network
 
 pytestmark = pytest.mark.django_db

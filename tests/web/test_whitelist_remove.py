@@ -11,6 +11,20 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from recovery.accounts.destinations import (
+    destination_change,
+    destination_code_send,
+    destination_prepare,
+    destination_usable,
+    whitelist_add,
+    whitelist_check,
+    whitelist_remove,
+)
+from recovery.accounts.errors import UserError
+from recovery.cases.actions import case_approve, case_propose
+from recovery.cases.events import SYSTEM_CHAIN, event_log_verify
+from recovery.cases.roles import Actor, Role
+from recovery.cases.workflow import transition
 from recovery.models import (
     CaseEvent,
     DepositStatus,
@@ -22,21 +36,7 @@ from recovery.models import (
     UserDestination,
     UserProfile,
 )
-from recovery.roles import Actor, Role
-from recovery.services.cases import case_approve, case_propose
-from recovery.services.destinations import (
-    destination_change,
-    destination_code_send,
-    destination_prepare,
-    destination_usable,
-    whitelist_add,
-    whitelist_check,
-    whitelist_remove,
-)
-from recovery.services.events import SYSTEM_CHAIN, event_log_verify
-from recovery.services.refunds import refund_advance, signing_guards
-from recovery.services.user_errors import UserError
-from recovery.workflow import transition
+from recovery.payouts.refunds import refund_advance, signing_guards
 from tests.factories import make_case, make_deposit
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from recovery.services.staff import roles_ensure
+from recovery.accounts.staff_roles import roles_ensure
 
 
 class Command(BaseCommand):

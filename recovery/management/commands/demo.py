@@ -18,17 +18,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chains.evm.devnet import Anvil
-from recovery.models import RecoveryCase, Refund
-from recovery.services.demo import DemoLogin, demo_seed
-from recovery.services.demo_chain import (
+from recovery.devtools.demo import DemoLogin, demo_seed
+from recovery.devtools.demo_chain import (
     DemoChain,
     demo_anvil,
     demo_chain_setup,
     demo_deposits_send,
     port_free,
 )
+from recovery.devtools.supervisor import Supervisor, broker_description, interrupt, local_service_commands
+from recovery.models import RecoveryCase, Refund
 from recovery.staff.otp import DEMO_TOTP_SECRETS, staff_otp_demo_enrol
-from recovery.supervisor import Supervisor, broker_description, interrupt, local_service_commands
 
 # Set in the re-executed process: its settings already point at the fresh demo folder.
 FRESH_FLAG = "RECOVERY_DEMO_FRESH"

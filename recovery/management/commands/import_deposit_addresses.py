@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recovery.services.address_import import RowRejected, deposit_addresses_import
+from recovery.deposits.address_import import RowRejected, deposit_addresses_import
 
 
 class Command(BaseCommand):

@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from chains.base import ChainError
 from chains.bitcoin.describe import describe_tx
 from chains.evm.chain import lookup_as_json
-from recovery.chain_registry import chain_for
+from recovery.deposits.watched import watched_addresses
 from recovery.models import Family, Network
-from recovery.services.watched import watched_addresses
+from recovery.onchain.registry import chain_for
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recovery.models import Network
-from recovery.services.reconcile import ReconcileReport, networks_reconcile, networks_to_reconcile
+from recovery.payouts.reconcile import ReconcileReport, networks_reconcile, networks_to_reconcile
 
 EXIT_DISCREPANCIES = 1
 EXIT_NOT_READ = 2  # no discrepancy found, but a network's node could not be read

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recovery.services.report import AUTO, MANUAL, parse_month, report_build, report_csv, usd
+from recovery.staff.report import AUTO, MANUAL, parse_month, report_build, report_csv, usd
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from recovery.services.demo import DEMO_LOGINS
-from recovery.supervisor import Supervisor, broker_description, local_service_commands
+from recovery.devtools.demo import DEMO_LOGINS
+from recovery.devtools.supervisor import Supervisor, broker_description, local_service_commands
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from recovery.services.demo import demo_seed
+from recovery.devtools.demo import demo_seed
 
 
 class Command(BaseCommand):

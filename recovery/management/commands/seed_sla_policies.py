@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from recovery.services.sla_flags import sla_policies_ensure
+from recovery.cases.sla_flags import sla_policies_ensure
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from recovery.cases.events import event_log_verify
 from recovery.models import EventChainHead
-from recovery.services.events import event_log_verify
 
 
 class Command(BaseCommand):

@@ -1,0 +1,345 @@
+"""The case lifecycle: the one transition table, its guards, and `transition()`, the only state changer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from recovery.cases.reasons import REJECTION_REASONS
+from recovery.cases.roles import Actor, Role
+from recovery.models import CLOSED_STATES, Approval, Origin, RecoveryCase, Resolution, State
+
+S = State
+USER, AGENT, APPROVER, SYSTEM = Role.USER, Role.AGENT, Role.APPROVER, Role.SYSTEM
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class WorkflowError(Exception):
+    """A workflow step was refused; nothing was written (but the refusal itself is audited)."""
+
+    code = "workflow_error"
+
+
+class IllegalTransition(WorkflowError):
+    code = "illegal_transition"
+
+
+class NotPermitted(WorkflowError):
+    code = "not_permitted"
+
+
+class StaleCase(WorkflowError):
+    code = "stale_case"
+
+
+class GuardFailed(WorkflowError):
+    code = "guard_failed"
+
+
+class FourEyesViolation(GuardFailed):
+    code = "four_eyes"
+
+
+class ApprovalsIncomplete(GuardFailed):
+    code = "approvals_incomplete"
+
+
+class ReasonRequired(GuardFailed):
+    code = "reason_required"
+
+
+# --- guards ---------------------------------------------------------------------------------------
+
+Guard = Callable[[RecoveryCase, Actor, str], None]
+
+
+def terms_digest(case: RecoveryCase) -> str:
+    """What an approval approves: changing any of these voids the approvals given so far."""
+    terms = "|".join(
+        str(part)
+        for part in (
+            case.pk,
+            case.deposit_id,
+            case.resolution,
+            case.refund_destination,
+            case.destination_memo,
+            case.refund_amount,
+        )
+    )
+    return hashlib.sha256(terms.encode()).hexdigest()
+
+
+def approvals_required(case: RecoveryCase) -> int:
+    return 2 if case.value_usd_cents > settings.TWO_APPROVER_THRESHOLD_USD_CENTS else 1
+
+
+def valid_approver_ids(case: RecoveryCase) -> set[int]:
+    """Distinct human approvers of the current terms, never counting the proposer."""
+    approvals = Approval.objects.filter(case=case, terms_digest=terms_digest(case))
+    return {a.approver_id for a in approvals if a.approver_id != case.proposed_by_id}
+
+
+def approvals_complete(case: RecoveryCase) -> bool:
+    if case.origin == Origin.AUTO and case.proposed_by_id is None and auto_approved(case):
+        return True
+    return len(valid_approver_ids(case)) >= approvals_required(case)
+
+
+def auto_approved(case: RecoveryCase) -> bool:
+    """An auto-detected case the return policy approved, for its current terms."""
+    return case.events.filter(kind="auto_approve", data__terms=terms_digest(case)).exists()
+
+
+def require_not_proposer(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.proposed_by_id is not None and actor.user_id == case.proposed_by_id:
+        raise FourEyesViolation("the proposer of a resolution can never approve it")
+
+
+def require_approvals(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    """Checked when approving and again when the decision is executed (refund queued, credit made)."""
+    if not approvals_complete(case):
+        have, need = len(valid_approver_ids(case)), approvals_required(case)
+        raise ApprovalsIncomplete(f"{have} of {need} distinct approvals for the current terms")
+
+
+def require_reason_code(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if reason not in REJECTION_REASONS:
+        raise ReasonRequired("a rejection needs one of the standard reason codes")
+
+
+def require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if not case.resolution:
+        raise GuardFailed("a proposal names a resolution (on-chain return or account credit)")
+    if case.resolution == Resolution.ONCHAIN_RETURN and not (case.refund_destination and case.refund_amount):
+        raise GuardFailed("an on-chain return needs a refund destination and an amount")
+    # The policy returns to the deposit's own sender; a destination people chose must be the user's own.
+    people = actor.role != SYSTEM
+    unconfirmed = case.user_id is not None and case.destination_confirmed_at is None
+    if case.resolution == Resolution.ONCHAIN_RETURN and people and unconfirmed:
+        raise GuardFailed("the user has not confirmed the refund destination with their second factor")
+
+
+def require_onchain_return(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.resolution != Resolution.ONCHAIN_RETURN or case.deposit_id is None:
+        raise GuardFailed("only an approved on-chain return of a recorded deposit can be queued")
+
+
+def require_credit(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.resolution != Resolution.ACCOUNT_CREDIT:
+        raise GuardFailed("only an approved account credit can be credited")
+
+
+def require_auto_origin(case: RecoveryCase, actor: Actor, reason: str) -> None:
+    if case.origin != Origin.AUTO:
+        raise GuardFailed("only auto-detected cases are approved by policy")
+    require_proposal(case, actor, reason)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edge:
+    name: str
+    roles: frozenset[Role]
+    guards: tuple[Guard, ...] = ()
+
+
+def edge(name: str, *roles: Role, guards: tuple[Guard, ...] = ()) -> Edge:
+    return Edge(name, frozenset(roles), guards)
+
+
+REJECT = edge("reject", APPROVER, guards=(require_reason_code,))
+CANCEL = edge("cancel", USER)
+REQUEST_INFO = edge("request_info", AGENT, APPROVER)
+
+TRANSITIONS: dict[tuple[State, State], Edge] = {
+    (S.SUBMITTED, S.VERIFYING): edge("start_verification", SYSTEM, AGENT),
+    (S.SUBMITTED, S.CANCELLED): CANCEL,
+    (S.SUBMITTED, S.REJECTED): REJECT,
+    (S.VERIFYING, S.AWAITING_REVIEW): edge("verified", SYSTEM, AGENT),
+    (S.VERIFYING, S.NEEDS_INFO): edge("request_info", SYSTEM, AGENT, APPROVER),
+    (S.VERIFYING, S.REJECTED): edge("reject", SYSTEM, APPROVER, guards=(require_reason_code,)),
+    (S.VERIFYING, S.APPROVED): edge("auto_approve", SYSTEM, guards=(require_auto_origin,)),
+    (S.VERIFYING, S.CANCELLED): CANCEL,
+    (S.NEEDS_INFO, S.VERIFYING): edge("info_provided", USER, AGENT, SYSTEM),
+    (S.NEEDS_INFO, S.REJECTED): REJECT,
+    (S.NEEDS_INFO, S.CANCELLED): CANCEL,
+    (S.AWAITING_REVIEW, S.NEEDS_INFO): REQUEST_INFO,
+    (S.AWAITING_REVIEW, S.AWAITING_APPROVAL): edge("propose", AGENT, APPROVER, guards=(require_proposal,)),
+    (S.AWAITING_REVIEW, S.REJECTED): REJECT,
+    (S.AWAITING_REVIEW, S.CANCELLED): CANCEL,
+    (S.AWAITING_APPROVAL, S.APPROVED): edge(
+        "approve", APPROVER, guards=(require_not_proposer, require_approvals)
+    ),
+    (S.AWAITING_APPROVAL, S.AWAITING_REVIEW): edge("withdraw_proposal", AGENT, APPROVER, SYSTEM),
+    (S.AWAITING_APPROVAL, S.NEEDS_INFO): REQUEST_INFO,
+    (S.AWAITING_APPROVAL, S.REJECTED): REJECT,
+    (S.AWAITING_APPROVAL, S.CANCELLED): CANCEL,
+    (S.APPROVED, S.REFUND_QUEUED): edge(
+        "queue_refund", SYSTEM, guards=(require_onchain_return, require_approvals)
+    ),
+    (S.APPROVED, S.CREDITED): edge("credit", SYSTEM, AGENT, guards=(require_credit, require_approvals)),
+    (S.APPROVED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM, AGENT, APPROVER),
+    # The user changed the destination before the refund was signed: the queued refund is cancelled.
+    (S.REFUND_QUEUED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM),
+    (S.REFUND_QUEUED, S.REFUND_BROADCAST): edge("refund_broadcast", SYSTEM),
+    (S.REFUND_QUEUED, S.REFUND_FAILED): edge("refund_failed", SYSTEM),
+    (S.REFUND_QUEUED, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.REFUND_BROADCAST, S.REFUND_CONFIRMED): edge("refund_confirmed", SYSTEM),
+    (S.REFUND_BROADCAST, S.REFUND_FAILED): edge("refund_failed", SYSTEM),
+    (S.REFUND_BROADCAST, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.REFUND_CONFIRMED, S.COMPLETED): edge("complete", SYSTEM),
+    (S.REFUND_CONFIRMED, S.NEEDS_REVIEW): edge("refund_unclear", SYSTEM),
+    (S.NEEDS_REVIEW, S.REFUND_BROADCAST): edge("review_resumed", SYSTEM, APPROVER),
+    (S.NEEDS_REVIEW, S.REFUND_CONFIRMED): edge("review_confirmed", SYSTEM, APPROVER),
+    (S.NEEDS_REVIEW, S.REFUND_FAILED): edge("review_failed", SYSTEM, APPROVER),
+    (S.REFUND_FAILED, S.AWAITING_REVIEW): edge("re_review", SYSTEM, AGENT, APPROVER),
+    (S.REFUND_FAILED, S.REJECTED): REJECT,
+}
+
+TERMINAL_STATES = frozenset(CLOSED_STATES)
+
+
+# --- who moves a case on --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mover:
+    """Who takes a case out of a state, and how. A system mover that runs on a message names the beat
+    sweeper that finds the cases whose message was lost; one with no sweeper acts in the same transaction
+    that entered the state, so a case is never committed there waiting for it."""
+
+    role: Role
+    how: str
+    sweeper: str = ""
+
+
+REFUND_SWEEPER = "recovery.tasks.sweep_stuck_refunds"
+# Nothing may sit in a state that no process or person moves it out of (tests/cases/test_workflow_movers.py).
+MOVED_ON_BY: dict[State, tuple[Mover, ...]] = {
+    S.SUBMITTED: (Mover(SYSTEM, "filing and detection start verification in the filing transaction"),),
+    S.VERIFYING: (
+        Mover(SYSTEM, "filing, detection and the user's answer route the case in the same transaction"),
+    ),
+    S.NEEDS_INFO: (Mover(USER, "the user answers on the case page: a message, a proof or a refund address"),),
+    S.AWAITING_REVIEW: (Mover(AGENT, "an agent proposes a resolution or asks the user; approvers reject"),),
+    S.AWAITING_APPROVAL: (Mover(APPROVER, "approvers other than the proposer approve or reject"),),
+    S.APPROVED: (
+        Mover(SYSTEM, "an on-chain return is queued for refund", "recovery.tasks.sweep_approved_cases"),
+        Mover(AGENT, "an account credit waits for staff to record the credit (Mark credited)"),
+    ),
+    S.REFUND_QUEUED: (Mover(SYSTEM, "the refund executor signs and sends", REFUND_SWEEPER),),
+    S.REFUND_BROADCAST: (Mover(SYSTEM, "the refund executor tracks the receipt", REFUND_SWEEPER),),
+    S.REFUND_CONFIRMED: (Mover(SYSTEM, "the refund executor completes the case in the same transaction"),),
+    S.NEEDS_REVIEW: (Mover(APPROVER, "an approver checks the chain and records what happened"),),
+    S.REFUND_FAILED: (Mover(AGENT, "staff send the case back to review or reject it"),),
+}
+
+# Resolutions that need a place to send the funds; a credit goes to the user's exchange account.
+DESTINATION_FREE_CATEGORIES = frozenset({"missing_memo", "below_minimum"})
+
+
+def needs_refund_destination(case: RecoveryCase) -> bool:
+    """An open case that will most likely be returned on-chain but has nowhere to return it to yet."""
+    if case.is_closed or case.refund_destination or case.resolution == Resolution.ACCOUNT_CREDIT:
+        return False
+    return case.resolution == Resolution.ONCHAIN_RETURN or case.category not in DESTINATION_FREE_CATEGORIES
+
+
+def allowed_targets(state: State | str) -> list[State]:
+    return [to for (frm, to) in TRANSITIONS if frm == state]
+
+
+# --- follow-up work -------------------------------------------------------------------------------
+
+
+def enqueue_follow_ups(case: RecoveryCase, event_id: int) -> None:
+    """Work that starts once the change is committed (never before: a rollback must send nothing).
+
+    Every approval, by the policy or by people, ends here: an approved on-chain return is executed.
+    """
+    from recovery import tasks
+
+    transaction.on_commit(lambda: tasks.notify_event.delay(event_id))
+    if case.state == State.APPROVED and case.resolution == Resolution.ONCHAIN_RETURN:
+        case_id = case.pk
+        transaction.on_commit(lambda: tasks.case_execute.delay(case_id))
+
+
+# --- transition() ---------------------------------------------------------------------------------
+
+
+def transition(
+    case: RecoveryCase | int,
+    to: State | str,
+    *,
+    actor: Actor,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> RecoveryCase:
+    """Move a case along one edge of the table, or raise a WorkflowError having written nothing.
+
+    Locks the case row, checks the version the actor saw, the edge, the actor's role and the edge's
+    guards (after applying `changes`, the fields the step sets), saves, appends the event and enqueues
+    follow-up work on commit.
+    """
+    from recovery.cases.events import event_record
+    from recovery.cases.sla import sla_on_state_change
+
+    case_id = case.pk if isinstance(case, RecoveryCase) else case
+    to = State(to)
+    with transaction.atomic():
+        locked = RecoveryCase.objects.select_for_update().get(pk=case_id)
+        if expected_version is not None and locked.version != expected_version:
+            raise StaleCase(
+                f"the case changed since it was viewed (version {locked.version}, not {expected_version})"
+            )
+        step = TRANSITIONS.get((State(locked.state), to))
+        if step is None:
+            raise IllegalTransition(f"a case cannot go from {locked.state} to {to}")
+        check_actor(locked, actor, step)
+        for field, value in (changes or {}).items():
+            setattr(locked, field, value)
+        for guard in step.guards:
+            guard(locked, actor, reason)
+        from_state = locked.state
+        sla_on_state_change(locked, from_state, to)
+        locked.state = to
+        locked.version += 1
+        locked.closed_at = timezone.now() if to in TERMINAL_STATES else None
+        if to == State.REJECTED:
+            locked.rejection_reason = reason
+        locked.save()
+        event = event_record(
+            case=locked,
+            kind=step.name,
+            actor=actor,
+            from_state=from_state,
+            to_state=to,
+            reason=reason,
+            data={**(data or {}), "version": locked.version, "terms": terms_digest(locked)},
+        )
+        enqueue_follow_ups(locked, event.pk)
+    if isinstance(case, RecoveryCase):
+        case.refresh_from_db()
+    return locked
+
+
+def check_actor(case: RecoveryCase, actor: Actor, step: Edge) -> None:
+    if actor.role not in step.roles:
+        raise NotPermitted(f"{actor.role} may not {step.name} a case")
+    if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
+        raise NotPermitted("only the case's owner may do that")
+    if not actor.holds_role():
+        raise NotPermitted(f"{actor.display} does not hold the {actor.role} permission")

@@ -1,0 +1,1 @@
+"""Operations: structured logs and the /metrics exposition. Reads every layer, written to by none."""

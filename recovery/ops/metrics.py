@@ -1,0 +1,244 @@
+"""GET /metrics: scan lag, queue depths, cases and refunds by state, deposit-to-refund time (Prometheus text).
+
+Hand-written exposition instead of prometheus_client: every value is read from the database, the broker or
+the chain at scrape time, so there is no in-process state to register, and web, worker and beat processes
+need no shared multiprocess directory. The format is a few lines of text.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+from kombu import Connection
+
+from chains.base import ChainError
+from recovery.models import Network, RecoveryCase, Refund, RefundState, ScanCursor, State
+from recovery.onchain.registry import chain_for
+
+log = logging.getLogger(__name__)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Upper bounds (seconds) of the deposit-to-refund histogram: from the auto-return path to week-long cases.
+REFUND_TIME_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
+UNKNOWN = -1
+
+
+@dataclass
+class MetricFamily:
+    """One metric family: its samples are (name suffix, labels, value)."""
+
+    name: str
+    kind: str
+    help: str
+    samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+
+    def add(self, value: float, suffix: str = "", **labels: str) -> None:
+        self.samples.append((suffix, labels, value))
+
+
+def render(families: Iterable[MetricFamily]) -> str:
+    lines = []
+    for family in families:
+        lines += [f"# HELP {family.name} {family.help}", f"# TYPE {family.name} {family.kind}"]
+        for suffix, labels, value in family.samples:
+            label_text = ",".join(f'{key}="{escape(str(v))}"' for key, v in labels.items())
+            number = repr(float(value)) if isinstance(value, float) else str(value)
+            lines.append(
+                f"{family.name}{suffix}{{{label_text}}} {number}"
+                if labels
+                else f"{family.name}{suffix} {number}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# --- what is measured ---------------------------------------------------------------------------
+
+
+def scan_families(*, timeout: float) -> list[MetricFamily]:
+    """Per scanned network: the chain head now, the scan cursor, and the blocks between them.
+
+    The head is asked of the node at scrape time (the scanner does not store the head it saw), all networks
+    in parallel and bounded by `timeout`; an unreachable node reports -1. A healthy lag is about the
+    network's confirmation depth plus the blocks of one scan interval: the scanner stays that far behind.
+    """
+    networks = list(Network.objects.filter(scan_enabled=True).order_by("slug"))
+    cursors = dict(ScanCursor.objects.filter(network__in=networks).values_list("network_id", "last_block"))
+    heads = chain_heads(networks, timeout=timeout)
+    head = MetricFamily(
+        "recovery_chain_head_block", "gauge", "Latest block of the network's node (-1: unreachable)."
+    )
+    cursor = MetricFamily("recovery_scan_cursor_block", "gauge", "Last block whose transfers are recorded.")
+    depth = MetricFamily(
+        "recovery_scan_confirmations", "gauge", "Blocks the scanner stays behind on purpose."
+    )
+    lag = MetricFamily("recovery_scan_lag_blocks", "gauge", "Chain head minus scan cursor (-1: unknown).")
+    for network in networks:
+        known_head, last = heads.get(network.pk, UNKNOWN), cursors.get(network.pk)
+        head.add(known_head, network=network.slug)
+        if last is not None:
+            cursor.add(last, network=network.slug)
+        depth.add(network.confirmations, network=network.slug)
+        known = known_head != UNKNOWN and last is not None
+        lag.add(known_head - last if known else UNKNOWN, network=network.slug)
+    return [head, cursor, depth, lag]
+
+
+def chain_heads(networks: Sequence[Network], *, timeout: float) -> dict[int, int]:
+    if not networks:
+        return {}
+    heads: dict[int, int] = {}
+    chains = {}
+    for network in networks:  # here, not in the pool: building an adapter reads the database
+        try:
+            chains[network.pk] = chain_for(network)
+        except ChainError as error:
+            log.warning("metrics: no chain adapter: %s", error, extra={"network": network.slug})
+    pool = ThreadPoolExecutor(max_workers=min(8, len(networks)), thread_name_prefix="metrics-head")
+    futures = {network_id: pool.submit(chain.head) for network_id, chain in chains.items()}
+    for network_id, future in futures.items():
+        try:
+            heads[network_id] = int(future.result(timeout=timeout))
+        except FutureTimeout:
+            log.warning("metrics: chain head timed out", extra={"network": network_id})
+        except Exception as error:  # any node or configuration failure is reported as -1, not a 500
+            log.warning("metrics: chain head unavailable: %s", error, extra={"network": network_id})
+    pool.shutdown(wait=False, cancel_futures=True)  # a stuck node must not hold the scrape
+    return heads
+
+
+def queue_depths(
+    *, broker_url: str, transport_options: dict, queues: Sequence[str]
+) -> tuple[dict[str, int], bool]:
+    """Messages waiting per queue, and whether the broker answered (-1 per queue when it did not).
+
+    The filesystem broker is a folder: its messages are files named `<time>_<uuid>.<queue>.msg`. Other
+    brokers (RabbitMQ) answer a passive queue_declare with the queue's message count, without creating it.
+    """
+    if broker_url.startswith("filesystem://"):
+        folder = Path(transport_options.get("data_folder_in", ""))
+        try:
+            names = [name.partition(".")[2] for name in (p.name for p in folder.iterdir())]
+        except OSError:
+            return dict.fromkeys(queues, UNKNOWN), False
+        return {queue: names.count(f"{queue}.msg") for queue in queues}, True
+    depths = dict.fromkeys(queues, UNKNOWN)
+    try:
+        with Connection(broker_url, connect_timeout=2, transport_options=transport_options) as connection:
+            connection.ensure_connection(max_retries=1)
+            for queue in queues:
+                # A passive declare of a missing queue closes the channel: one channel per queue.
+                with connection.channel() as channel:
+                    try:
+                        depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                    except connection.channel_errors:
+                        log.warning("metrics: queue %s does not exist on the broker", queue)
+    except Exception as error:  # an unreachable broker is a metric (recovery_broker_up 0), not a 500
+        log.warning("metrics: broker unavailable: %s", error)
+        return dict.fromkeys(queues, UNKNOWN), False
+    return depths, True
+
+
+def broker_families() -> list[MetricFamily]:
+    from recovery.celery import app
+
+    depths, up = queue_depths(
+        broker_url=str(app.conf.broker_url),
+        transport_options=dict(app.conf.broker_transport_options or {}),
+        queues=settings.QUEUE_NAMES,
+    )
+    broker = MetricFamily(
+        "recovery_broker_up", "gauge", "1 if the Celery broker answered this scrape, else 0."
+    )
+    broker.add(int(up))
+    depth = MetricFamily("recovery_queue_depth", "gauge", "Messages waiting in a Celery queue (-1: unknown).")
+    for queue, count in depths.items():
+        depth.add(count, queue=queue)
+    return [broker, depth]
+
+
+def state_families() -> list[MetricFamily]:
+    cases = MetricFamily("recovery_cases", "gauge", "Recovery cases by state.")
+    counted = dict(
+        RecoveryCase.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
+    for state in State.values:
+        cases.add(counted.get(state, 0), state=state)
+    refunds = MetricFamily("recovery_refunds", "gauge", "Refunds by state.")
+    counted = dict(Refund.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    for state in RefundState.values:
+        refunds.add(counted.get(state, 0), state=state)
+    return [cases, refunds]
+
+
+def refund_time_family() -> MetricFamily:
+    """Histogram of confirmed refunds' confirmed_at - deposit.detected_at, counted by the database."""
+    took = ExpressionWrapper(F("confirmed_at") - F("deposit__detected_at"), output_field=DurationField())
+    confirmed = Refund.objects.filter(state=RefundState.CONFIRMED, confirmed_at__isnull=False).annotate(
+        took=took
+    )
+    buckets = {f"le{n}": Count("pk", filter=Q(took__lte=timedelta(seconds=n))) for n in REFUND_TIME_BUCKETS}
+    row = confirmed.aggregate(count=Count("pk"), total=Sum("took"), **buckets)
+    family = MetricFamily(
+        "recovery_deposit_to_refund_seconds", "histogram", "From deposit detection to refund confirmation."
+    )
+    for bound in REFUND_TIME_BUCKETS:
+        family.add(row[f"le{bound}"], "_bucket", le=str(float(bound)))
+    family.add(row["count"], "_bucket", le="+Inf")
+    total = row["total"] or timedelta(0)
+    family.add(round(total.total_seconds(), 3), "_sum")
+    family.add(row["count"], "_count")
+    return family
+
+
+def metrics_text() -> str:
+    families = [
+        *scan_families(timeout=settings.METRICS_HEAD_TIMEOUT_SECONDS),
+        *broker_families(),
+        *state_families(),
+        refund_time_family(),
+    ]
+    return render(families)
+
+
+# --- the endpoint ---------------------------------------------------------------------------------
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    """A loopback client (when allowed), or the bearer token of settings.METRICS_TOKEN."""
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.encode())
+    if not settings.METRICS_ALLOW_LOCALHOST:
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not metrics_allowed(request):
+        return HttpResponse("metrics: from localhost or with the bearer token only\n", status=403)
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
+
+
+# Included at /metrics by recovery/urls.py.
+urlpatterns = [path("", metrics_view, name="metrics")]

@@ -1,0 +1,214 @@
+"""EVM refunds: what to send, the gas top-up, signing under the row lock, sending stored bytes, receipts."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from chains.base import SignedTx
+from chains.evm.chain import EvmChain
+from chains.evm.refund import (
+    Call,
+    bump_fees,
+    current_fees,
+    erc20_transfer,
+    erc721_safe_transfer,
+    erc1155_safe_transfer,
+    estimate_refund_gas,
+    native_transfer,
+    top_up_needed,
+    unsigned_tx,
+)
+from chains.evm.signer import EvmUnsigned, Fees
+from recovery.models import (
+    GasTopUp,
+    GasTopUpState,
+    Network,
+    Refund,
+    TokenStandard,
+)
+from recovery.onchain.signers import evm_signer
+from recovery.payouts import gas_top_ups
+from recovery.payouts.attempts import attempt_record
+from recovery.payouts.failpoints import failpoint
+from recovery.payouts.nonces import nonce_take
+
+log = logging.getLogger(__name__)
+NATIVE_GAS = 21_000
+
+
+class RefundBlocked(Exception):
+    """The refund must not be signed now; `human` says whether it waits for a person or just for time."""
+
+    def __init__(self, reason: str, *, human: bool) -> None:
+        super().__init__(reason)
+        self.human = human
+
+
+@dataclass(frozen=True)
+class Plan:
+    call: Call
+    gas: int
+    fees: Fees
+
+
+def chain_nonce(chain: EvmChain, address: str) -> int:
+    return int(chain.rpc.call("eth_getTransactionCount", [address, "latest"]), 16)
+
+
+def balance_of(chain: EvmChain, address: str) -> int:
+    return int(chain.rpc.call("eth_getBalance", [address, "latest"]), 16)
+
+
+def refund_call(refund: Refund, value_for_native: int = 0) -> Call:
+    token = refund.contract
+    if refund.standard == TokenStandard.ERC20:
+        return erc20_transfer(token, refund.destination, refund.amount)
+    if refund.standard == TokenStandard.ERC721:
+        return erc721_safe_transfer(token, refund.sender, refund.destination, refund.token_id)
+    if refund.standard == TokenStandard.ERC1155:
+        return erc1155_safe_transfer(token, refund.sender, refund.destination, refund.token_id, refund.amount)
+    return native_transfer(refund.destination, value_for_native)
+
+
+def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
+    """The call, gas and fees. A native refund pays its own gas out of the refunded amount."""
+    fees = current_fees(chain.rpc, eip1559=bool((network.options or {}).get("eip1559", True)))
+    if refund.standard == TokenStandard.NATIVE:
+        value = refund.amount - NATIVE_GAS * fees.per_gas_cap
+        if value <= 0:
+            raise RefundBlocked("the native amount does not cover the gas of returning it", human=True)
+        return Plan(native_transfer(refund.destination, value), NATIVE_GAS, fees)
+    call = refund_call(refund)
+    return Plan(call, estimate_refund_gas(chain.rpc, refund.sender, call), fees)
+
+
+# --- gas top-up ----------------------------------------------------------------------------------
+
+
+def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
+    """True when the deposit address can pay the refund's gas; else files, batches or follows its top-up."""
+    if refund.standard == TokenStandard.NATIVE:
+        return True
+    balance = balance_of(chain, refund.sender)
+    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap)
+    top_up = GasTopUp.objects.select_related("batch").filter(refund=refund).first()
+    try:
+        if need == 0:
+            if top_up is not None:
+                gas_top_ups.top_up_unneeded(top_up, chain)
+            return True
+        if top_up is not None and top_up.state == GasTopUpState.CONFIRMED:
+            raise RefundBlocked(
+                "fees rose above what the gas top-up covered; waiting for lower fees", human=False
+            )
+        if top_up is None or top_up.state == GasTopUpState.CANCELLED:
+            top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
+        if top_up.state == GasTopUpState.PENDING and gas_top_ups.batch_due(top_up):
+            gas_top_ups.batches_sign(network, chain, batchable=top_up.batchable)
+            top_up = GasTopUp.objects.select_related("batch").get(pk=top_up.pk)
+        if top_up.batch is not None:
+            gas_top_ups.batch_follow(top_up.batch, chain)
+    except gas_top_ups.TopUpBlocked as blocked:
+        raise RefundBlocked(str(blocked), human=blocked.human) from blocked
+    return False
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+
+def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> SignedTx:
+    """Take the nonce, sign and store the bytes; called with the refund row locked, in its transaction."""
+    nonce = nonce_take(
+        network=network, address=refund.sender, chain_nonce=lambda: chain_nonce(chain, refund.sender)
+    )
+    unsigned = unsigned_tx(
+        plan.call, key=refund.key_index, nonce=nonce, gas=plan.gas, fees=plan.fees, chain_id=network.chain_id
+    )
+    signed = evm_signer().sign(unsigned)
+    if signed.sender != refund.sender:
+        raise RefundBlocked(f"key index {refund.key_index} does not derive {refund.sender}", human=True)
+    failpoint("after_sign", refund.pk)
+    attempt_store(refund, signed, unsigned)
+    return signed
+
+
+def attempt_store(refund: Refund, signed: SignedTx, unsigned: EvmUnsigned) -> None:
+    attempt_record(refund, signed, fee_cap=unsigned.fee_cap, unsigned=unsigned_to_json(unsigned))
+
+
+def unsigned_to_json(unsigned: EvmUnsigned) -> dict:
+    fees = unsigned.fees
+    return {
+        "key": unsigned.key,
+        "chain_id": unsigned.chain_id,
+        "nonce": unsigned.nonce,
+        "to": unsigned.to,
+        "value": str(unsigned.value),
+        "gas": unsigned.gas,
+        "max_fee_per_gas": None if fees.max_fee_per_gas is None else str(fees.max_fee_per_gas),
+        "max_priority_fee_per_gas": None
+        if fees.max_priority_fee_per_gas is None
+        else str(fees.max_priority_fee_per_gas),
+        "gas_price": None if fees.gas_price is None else str(fees.gas_price),
+        "data": unsigned.data.hex(),
+    }
+
+
+def unsigned_from_json(fields: dict) -> EvmUnsigned:
+    def number(name: str) -> int | None:
+        return None if fields.get(name) is None else int(fields[name])
+
+    return EvmUnsigned(
+        key=fields["key"],
+        chain_id=fields["chain_id"],
+        nonce=fields["nonce"],
+        to=fields["to"],
+        value=int(fields["value"]),
+        gas=fields["gas"],
+        fees=Fees(
+            max_fee_per_gas=number("max_fee_per_gas"),
+            max_priority_fee_per_gas=number("max_priority_fee_per_gas"),
+            gas_price=number("gas_price"),
+        ),
+        data=bytes.fromhex(fields["data"]),
+    )
+
+
+def refund_bump_locked(refund: Refund, chain: EvmChain, network: Network) -> SignedTx:
+    """A same-nonce replacement with higher fees, stored as a new attempt before it is sent."""
+    last = refund.attempt_rows.order_by("-number").first()
+    previous = unsigned_from_json(last.unsigned)
+    floor = current_fees(chain.rpc, eip1559=previous.fees.is_eip1559)
+    bumped = bump_fees(previous, floor=floor)
+    if refund.standard == TokenStandard.NATIVE:  # a native refund pays its gas out of the amount
+        value = refund.amount - bumped.gas * bumped.fees.per_gas_cap
+        if value <= 0:
+            raise RefundBlocked("a fee bump would cost more than the native amount", human=True)
+        bumped = dataclasses.replace(bumped, value=value)
+    signed = evm_signer().sign(bumped)
+    attempt_store(refund, signed, bumped)
+    return signed
+
+
+def received_amount(chain: EvmChain, refund: Refund) -> int:
+    """What the destination received in the mined refund, read from the receipt's transfers to it."""
+    lookup = chain.lookup_tx(refund.tx_hash, watched={refund.destination})
+    moved = [
+        t
+        for t in lookup.transfers
+        if t.recipient == refund.destination
+        and (t.contract or "").lower() == (refund.contract or "").lower()
+        and (refund.token_id is None or t.token_id == refund.token_id)
+    ]
+    return sum(t.amount for t in moved)
+
+
+def bump_due(refund: Refund) -> bool:
+    last = refund.attempt_rows.order_by("-number").first()
+    waited = (timezone.now() - (last.created_at if last else refund.updated_at)).total_seconds()
+    return waited >= settings.REFUND_BUMP_AFTER_SECONDS

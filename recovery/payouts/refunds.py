@@ -1,0 +1,331 @@
+"""Refund execution: the only code path that pays. A refund advances one step per call, crash-safe.
+
+queued --(guards, gas top-up, nonce, sign, store bytes: one locked transaction)--> signed
+signed --(send the stored bytes; an unclear answer is checked on the chain)--> broadcast
+broadcast --(receipt at the confirmation depth; success judged by what the destination received)--> confirmed
+Anything unclear that time will not settle goes to needs_review for a human. Bytes are never re-signed
+while they can still be mined; a fee bump is a same-nonce replacement, stored before it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from types import ModuleType
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chains.base import BroadcastOutcome, SignedTx, TxStatus
+from chains.evm.refund import RefundWouldRevert
+from recovery.accounts.destinations import COOLING_OFF, destination_usable
+from recovery.cases.roles import Actor
+from recovery.cases.workflow import approvals_complete, transition
+from recovery.models import (
+    DepositStatus,
+    Family,
+    Origin,
+    RecoveryCase,
+    Refund,
+    RefundState,
+    ScreenedAddress,
+    ScreeningKind,
+    State,
+)
+from recovery.onchain.pricing import price_source
+from recovery.onchain.registry import chain_for
+from recovery.payouts import bitcoin as btc_payout
+from recovery.payouts import evm as evm_payout
+from recovery.payouts.evm import RefundBlocked
+from recovery.payouts.failpoints import failpoint
+
+log = logging.getLogger(__name__)
+SYSTEM = Actor.system("refund executor")
+WAIT_TOP_UP = 2.0
+WAIT_RECEIPT = 2.0
+WAIT_UNCLEAR = 5.0
+
+
+@transaction.atomic
+def refund_queue(*, case_id: int) -> Refund:
+    """Approved on-chain return -> refund_queued, with its Refund row; execution starts on commit."""
+    case = transition(case_id, State.REFUND_QUEUED, actor=SYSTEM)
+    deposit = case.deposit
+    refund = Refund.objects.create(
+        case=case,
+        deposit=deposit,
+        network=case.network,
+        destination=case.refund_destination,
+        standard=deposit.standard,
+        contract=deposit.contract,
+        token_id=deposit.token_id,
+        amount=case.refund_amount,
+        fee_amount=case.fee_amount,
+        sender=deposit.recipient,
+        key_index=deposit.deposit_address.derivation_index if deposit.deposit_address else None,
+        value_usd_cents=price_source().usd_cents(case.network, deposit.contract, case.refund_amount) or 0,
+    )
+    enqueue_advance(refund.pk)
+    return refund
+
+
+def payout_for(network) -> ModuleType:
+    """The family's payout module: refund_plan, funding_ready, refund_sign_locked, received_amount."""
+    return {Family.EVM: evm_payout, Family.BITCOIN: btc_payout}[network.family]
+
+
+def stored_bytes(refund: Refund) -> SignedTx:
+    """The signed transaction exactly as stored before it was first sent."""
+    return SignedTx(
+        raw=bytes.fromhex(refund.raw_tx), txid=refund.tx_hash, nonce=refund.nonce, sender=refund.sender
+    )
+
+
+def enqueue_advance(refund_id: int, countdown: float = 0) -> None:
+    from recovery import tasks
+
+    transaction.on_commit(lambda: tasks.refund_advance.apply_async((refund_id,), countdown=countdown))
+
+
+def refund_advance(*, refund_id: int, redelivered: bool = False) -> float | None:
+    """Take the refund one step further. Returns the seconds until the next step, None when it is done."""
+    Refund.objects.filter(pk=refund_id).update(updated_at=timezone.now())  # alive: the sweeper leaves it be
+    refund = Refund.objects.select_related("network", "case", "deposit").get(pk=refund_id)
+    if redelivered and crash_count_exceeded(refund):
+        return None
+    step = {
+        RefundState.QUEUED: step_sign,
+        RefundState.SIGNED: step_send,
+        RefundState.BROADCAST: step_track,
+    }.get(RefundState(refund.state))
+    if step is None:
+        return None
+    try:
+        return step(refund)
+    except RefundWouldRevert as revert:
+        refund_needs_review(refund, f"the token refuses the transfer (estimate reverts): {revert}")
+        return None
+    except RefundBlocked as blocked:
+        if blocked.human:
+            refund_needs_review(refund, str(blocked))
+            return None
+        Refund.objects.filter(pk=refund.pk).update(last_error=str(blocked))
+        return WAIT_UNCLEAR * 6
+
+
+def crash_count_exceeded(refund: Refund) -> bool:
+    """Count a redelivery (the last worker died holding the message); too many go to a human."""
+    Refund.objects.filter(pk=refund.pk).update(deliveries=F("deliveries") + 1)
+    refund.refresh_from_db(fields=["deliveries", "state"])
+    if refund.deliveries > settings.MONEY_TASK_MAX_REDELIVERIES and refund.state in (
+        RefundState.QUEUED,
+        RefundState.SIGNED,
+        RefundState.BROADCAST,
+    ):
+        refund_needs_review(refund, f"the refund task died {refund.deliveries} times")
+        return True
+    return False
+
+
+# --- queued -> signed ------------------------------------------------------------------------------
+
+
+def signing_guards(refund: Refund) -> None:
+    """Checked again at signing, whatever happened since approval."""
+    case = RecoveryCase.objects.select_related("deposit", "network").get(pk=refund.case_id)
+    if case.state != State.REFUND_QUEUED:
+        raise RefundBlocked(f"the case is {case.state}, not refund_queued", human=True)
+    if not approvals_complete(case):
+        raise RefundBlocked("the approvals are not complete for the current terms", human=True)
+    if (case.refund_destination, case.refund_amount) != (refund.destination, refund.amount):
+        raise RefundBlocked("the refund no longer matches the approved destination and amount", human=True)
+    refund.deposit.refresh_from_db(fields=["status"])
+    if refund.deposit.status == DepositStatus.PENDING:  # re-mined after a reorg: wait for the depth again
+        raise RefundBlocked("the deposit is waiting for its confirmations again", human=False)
+    if refund.deposit.status != DepositStatus.CONFIRMED:
+        raise RefundBlocked(
+            f"the deposit is {refund.deposit.status}: never refund an orphaned deposit", human=True
+        )
+    if refund.key_index is None:
+        raise RefundBlocked("the deposit address has no derivation index: its key is unknown", human=True)
+    usable, reason = auto_destination_usable(case) if returns_to_sender(case) else destination_usable(case)
+    if not usable:
+        # Only a cooling-off settles with time; anything else (an unconfirmed destination, a screening
+        # hit since approval, a whitelist rule) needs a person.
+        raise RefundBlocked(reason, human=not reason.startswith(COOLING_OFF))
+
+
+def returns_to_sender(case: RecoveryCase) -> bool:
+    """An auto-return to the deposit's own sender: the policy chose it, no user confirmed it."""
+    return case.origin == Origin.AUTO and case.refund_destination == case.deposit.sender
+
+
+def auto_destination_usable(case: RecoveryCase) -> tuple[bool, str]:
+    sanctioned = ScreenedAddress.objects.filter(
+        family=case.network.family, address__iexact=case.refund_destination, kind=ScreeningKind.SANCTIONED
+    )
+    return (False, "the sender is on the sanctions / deny list") if sanctioned.exists() else (True, "ok")
+
+
+def step_sign(refund: Refund) -> float | None:
+    signing_guards(refund)
+    chain = chain_for(refund.network)
+    payout = payout_for(refund.network)
+    plan = payout.refund_plan(refund, chain, refund.network)
+    if not payout.funding_ready(refund, chain, refund.network, plan):
+        return WAIT_TOP_UP
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update(skip_locked=True).filter(
+            pk=refund.pk, state=RefundState.QUEUED
+        )
+        claimed = locked.select_related("network", "deposit").first()
+        if claimed is None:
+            return 0.5  # another worker holds it or moved it on: look again shortly
+        signing_guards(claimed)
+        payout.refund_sign_locked(claimed, chain, claimed.network, plan)
+    failpoint("after_commit", refund.pk)
+    return 0
+
+
+# --- signed -> broadcast ---------------------------------------------------------------------------
+
+
+def step_send(refund: Refund) -> float | None:
+    chain = chain_for(refund.network)
+    result = chain.broadcast(stored_bytes(refund))
+    failpoint("after_broadcast", refund.pk)
+    if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
+        refund_mark_broadcast(refund)
+        return WAIT_RECEIPT
+    if result.outcome == BroadcastOutcome.REJECTED:
+        refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
+        return None
+    if chain.receipt(refund.tx_hash) is not None:  # mined or in the pool after all
+        refund_mark_broadcast(refund)
+        return WAIT_RECEIPT
+    Refund.objects.filter(pk=refund.pk).update(unclear_sends=F("unclear_sends") + 1, last_error=result.detail)
+    if refund.unclear_sends + 1 >= settings.REFUND_MAX_UNCLEAR_SENDS:
+        refund_needs_review(
+            refund, f"broadcast stayed unclear {refund.unclear_sends + 1} times: {result.detail}"
+        )
+        return None
+    return WAIT_UNCLEAR  # the same bytes go out again: they can be mined once at most
+
+
+@transaction.atomic
+def refund_mark_broadcast(refund: Refund) -> None:
+    moved = Refund.objects.filter(pk=refund.pk, state=RefundState.SIGNED).update(
+        state=RefundState.BROADCAST, broadcast_at=timezone.now()
+    )
+    if moved:
+        transition(refund.case_id, State.REFUND_BROADCAST, actor=SYSTEM, data={"tx_hash": refund.tx_hash})
+
+
+# --- broadcast -> confirmed / failed ---------------------------------------------------------------
+
+
+def step_track(refund: Refund) -> float | None:
+    chain = chain_for(refund.network)
+    receipts = [(a, chain.receipt(a.tx_hash)) for a in refund.attempt_rows.order_by("-number")]
+    mined = [(a, r) for a, r in receipts if r is not None and r.status in (TxStatus.SUCCESS, TxStatus.FAILED)]
+    if mined:
+        attempt, receipt = mined[0]
+        if receipt.confirmations < refund.network.confirmations:
+            return WAIT_RECEIPT
+        failpoint("after_receipt", refund.pk)
+        refund_settle(refund, attempt.tx_hash, receipt, chain)
+        return None
+    if any(r is not None for _, r in receipts):  # pending in the pool
+        if refund.network.family == Family.EVM and evm_payout.bump_due(refund):
+            refund_bump(refund, chain)
+        return WAIT_RECEIPT
+    # No node knows any attempt (dropped from the pool): send the latest stored bytes again.
+    chain.broadcast(stored_bytes(refund))
+    return WAIT_UNCLEAR
+
+
+def refund_bump(refund: Refund, chain) -> None:
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update(skip_locked=True).filter(
+            pk=refund.pk, state=RefundState.BROADCAST, attempts=refund.attempts
+        )
+        claimed = locked.select_related("network").first()
+        if claimed is None:
+            return
+        evm_payout.refund_bump_locked(claimed, chain, claimed.network)
+        claimed.state = RefundState.BROADCAST
+        claimed.save(update_fields=["state"])
+    chain.broadcast(stored_bytes(Refund.objects.get(pk=refund.pk)))
+
+
+@transaction.atomic
+def refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
+    """Record the mined attempt's outcome once (compare-and-swap on the state), and move the case."""
+    refund.tx_hash = tx_hash
+    if receipt.status == TxStatus.FAILED:
+        moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
+            state=RefundState.FAILED,
+            tx_hash=tx_hash,
+            block_number=receipt.block_number,
+            last_error="reverted",
+        )
+        if moved:
+            transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
+        return
+    received = payout_for(refund.network).received_amount(chain, refund)
+    moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
+        state=RefundState.CONFIRMED,
+        tx_hash=tx_hash,
+        raw_tx=refund.attempt_rows.get(tx_hash=tx_hash).raw_tx,
+        block_number=receipt.block_number,
+        block_hash=receipt.block_hash or "",
+        amount_received=received,
+        confirmed_at=timezone.now(),
+    )
+    if not moved:
+        return
+    data = {"tx_hash": tx_hash, "amount_received": str(received)}
+    transition(refund.case_id, State.REFUND_CONFIRMED, actor=SYSTEM, data=data)
+    transition(refund.case_id, State.COMPLETED, actor=SYSTEM)
+
+
+@transaction.atomic
+def refund_needs_review(refund: Refund, reason: str) -> None:
+    moved = (
+        Refund.objects.filter(pk=refund.pk)
+        .exclude(
+            state__in=[
+                RefundState.CONFIRMED,
+                RefundState.FAILED,
+                RefundState.NEEDS_REVIEW,
+                RefundState.CANCELLED,
+            ]
+        )
+        .update(state=RefundState.NEEDS_REVIEW, last_error=reason[:2000])
+    )
+    if moved:
+        log.error(
+            "refund needs review: %s", reason, extra={"refund_id": refund.pk, "case_id": refund.case_id}
+        )
+        case = RecoveryCase.objects.get(pk=refund.case_id)
+        if case.state in (State.REFUND_QUEUED, State.REFUND_BROADCAST, State.REFUND_CONFIRMED):
+            transition(case.pk, State.NEEDS_REVIEW, actor=SYSTEM, reason=reason[:200])
+
+
+# --- the sweeper -----------------------------------------------------------------------------------
+
+
+def refunds_sweep_stuck() -> int:
+    """Re-enqueue refunds that sat in a working state too long (a lost message, a dead worker)."""
+    from recovery import tasks
+
+    cutoff = timezone.now() - timedelta(seconds=settings.REFUND_STUCK_AFTER_SECONDS)
+    stuck = Refund.objects.filter(
+        state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST], updated_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    ids = list(stuck[:500])
+    for refund_id in ids:
+        tasks.refund_advance.delay(refund_id)
+    return len(ids)

@@ -1,1 +1,0 @@
-"""Services: every write the system makes, as functions named <entity>_<action> with keyword arguments."""
