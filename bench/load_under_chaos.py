@@ -338,8 +338,8 @@ def sweeper(halt: threading.Event, every: float, resent: collections.Counter) ->
     """The stuck-refund sweeper on a short clock: re-send every unfinished refund (duplicates are safe)."""
     from django.db import connection
 
-    from recovery import tasks
     from recovery.models import Refund
+    from recovery.payouts import tasks
 
     try:
         while not halt.wait(every):

@@ -45,8 +45,8 @@ def populate(total: int) -> tuple[str, list[str]]:
     django.setup()
     from rest_framework.authtoken.models import Token
 
-    from recovery.cases.events import event_record
-    from recovery.cases.roles import Actor
+    from recovery.audit.events import event_record
+    from recovery.audit.roles import Actor
     from recovery.models import CaseMessage, Network, RecoveryCase
 
     network = Network.objects.create(

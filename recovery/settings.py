@@ -188,7 +188,7 @@ CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ACKS_LATE = False  # money tasks opt in per task (see recovery/tasks.py)
+CELERY_TASK_ACKS_LATE = False  # money tasks opt in per task (see recovery/payouts/tasks.py)
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 QUEUE_NAMES = ("scan", "verify", "refunds", "notify")
@@ -198,7 +198,8 @@ CELERY_TASK_DEFAULT_ROUTING_KEY = "verify"
 # Each queue on its own direct exchange: a message reaches exactly one queue (a Queue(name) alone would
 # bind every queue to the default exchange and key, and each message would go to all of them).
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUE_NAMES]
-# Queues per concern, so scanning never waits behind refunds or e-mail.
+# Queues per concern, so scanning never waits behind refunds or e-mail. Every task's route and beat entry is
+# declared here, by its registered name; the tasks live in recovery/{cases,deposits,payouts}/tasks.py.
 CELERY_TASK_ROUTES = {
     "recovery.tasks.notify_event": {"queue": "notify"},
     "recovery.tasks.verify_event_chain": {"queue": "verify"},
@@ -211,6 +212,8 @@ CELERY_TASK_ROUTES = {
     "recovery.tasks.deposits_triage": {"queue": "verify"},
     "recovery.tasks.sweep_untriaged_deposits": {"queue": "verify"},
     "recovery.tasks.sweep_unsent_notifications": {"queue": "notify"},
+    "recovery.staff_tasks.flag_sla_deadlines": {"queue": "verify"},
+    "recovery.reconcile_tasks.reconcile_networks": {"queue": "verify"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -228,6 +231,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
     },
     "verify-event-chain": {"task": "recovery.tasks.verify_event_chain", "schedule": crontab(minute=17)},
+    "flag-sla-deadlines": {
+        "task": "recovery.staff_tasks.flag_sla_deadlines",
+        "schedule": timedelta(minutes=5),
+    },
+    "reconcile-networks": {
+        "task": "recovery.reconcile_tasks.reconcile_networks",
+        "schedule": crontab(minute=41),  # hourly: every nonce of every sending account against our records
+        "options": {"expires": 50 * 60},
+    },
+    "sweep-unsent-notifications": {
+        "task": "recovery.tasks.sweep_unsent_notifications",
+        "schedule": timedelta(minutes=5),
+    },
 }
 # Auto-return policy: return only what is worth more than this multiple of the return's on-chain cost,
 # and only up to this value (larger returns go to staff; keep it below the two-approver threshold).
@@ -281,12 +297,6 @@ OWNERSHIP_CHALLENGE_TTL = timedelta(minutes=int(os.environ.get("OWNERSHIP_CHALLE
 MIDDLEWARE += ["recovery.staff.middleware.StaffSessionMiddleware"]
 # Hours before the deadline a case is flagged "near" when its category has no SlaPolicy row.
 SLA_DEFAULT_WARN_HOURS = int(os.environ.get("SLA_DEFAULT_WARN_HOURS", "12"))
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "recovery.cases.staff_tasks"]
-CELERY_TASK_ROUTES["recovery.staff_tasks.flag_sla_deadlines"] = {"queue": "verify"}
-CELERY_BEAT_SCHEDULE["flag-sla-deadlines"] = {
-    "task": "recovery.staff_tasks.flag_sla_deadlines",
-    "schedule": timedelta(minutes=5),
-}
 
 # --- demo and metrics -----------------------------------------------------------------------------
 # GET /metrics (Prometheus text) answers loopback clients when METRICS_ALLOW_LOCALHOST (off by default in
@@ -303,15 +313,6 @@ METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECOND
 GAS_TOP_UP_BATCH_WINDOW_SECONDS = float(os.environ.get("GAS_TOP_UP_BATCH_WINDOW_SECONDS", "1.0"))
 GAS_TOP_UP_BATCH_MAX = int(os.environ.get("GAS_TOP_UP_BATCH_MAX", "100"))
 
-# --- reconciliation (recovery/payouts/reconcile.py) -----------------------------------------------
-CELERY_IMPORTS = [*CELERY_IMPORTS, "recovery.payouts.reconcile_tasks"]
-CELERY_TASK_ROUTES["recovery.reconcile_tasks.reconcile_networks"] = {"queue": "verify"}
-CELERY_BEAT_SCHEDULE["reconcile-networks"] = {
-    "task": "recovery.reconcile_tasks.reconcile_networks",
-    "schedule": crontab(minute=41),  # hourly: every nonce of every sending account against our records
-    "options": {"expires": 50 * 60},
-}
-
 # --- sweepers for lost messages ---------------------------------------------------------------------
 # A refund untouched this long in a working state is re-sent to the workers (a message lost with a killed
 # worker: with RabbitMQ it returns at once, with Redis only after the visibility timeout).
@@ -320,7 +321,3 @@ REFUND_STUCK_AFTER_SECONDS = int(os.environ.get("REFUND_STUCK_AFTER_SECONDS", "3
 APPROVED_STUCK_AFTER_SECONDS = int(os.environ.get("APPROVED_STUCK_AFTER_SECONDS", "120"))
 # A user-visible event still unmailed after this long is mailed by the sweeper (sending is once per event).
 NOTIFY_SWEEP_AFTER_SECONDS = int(os.environ.get("NOTIFY_SWEEP_AFTER_SECONDS", "600"))
-CELERY_BEAT_SCHEDULE["sweep-unsent-notifications"] = {
-    "task": "recovery.tasks.sweep_unsent_notifications",
-    "schedule": timedelta(minutes=5),
-}

@@ -6,8 +6,8 @@ import pytest
 from celery import Celery
 from django.core import mail
 
+from recovery.audit.roles import Actor
 from recovery.cases.actions import case_file
-from recovery.cases.roles import Actor
 from recovery.models import CaseEvent, Notification, Origin
 from tests.processes import BROKER_URL, celery_worker, require_service, wait_for
 

@@ -43,8 +43,8 @@ from hypothesis.stateful import (
 
 from chains.base import ChainError
 from chains.evm.signer import LocalHDSigner
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_file, case_propose, case_reject
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import TRANSITIONS, WorkflowError, approvals_required
 from recovery.deposits.scanning import network_scan
 from recovery.deposits.triage import deposit_triage

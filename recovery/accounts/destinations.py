@@ -13,16 +13,9 @@ from django.utils import timezone
 from chains.base import ChainError, InvalidAddress
 from recovery.accounts.errors import UserError
 from recovery.accounts.second_factor import email_code_send, second_factor_verify
-from recovery.cases.actions import (
-    REFUND_ADDRESS_REQUEST,
-    case_change_destination,
-    case_resume_after_answer,
-    open_request,
-)
-from recovery.cases.events import event_record
-from recovery.cases.reasons import reason_text
-from recovery.cases.roles import Actor
-from recovery.cases.workflow import WorkflowError
+from recovery.audit.events import event_record
+from recovery.audit.reasons import reason_text
+from recovery.audit.roles import Actor
 from recovery.models import (
     Family,
     Network,
@@ -161,30 +154,6 @@ def destination_record(*, user: Any, family: str, address: str, memo: str) -> Us
         defaults={"confirmed_at": now, "usable_after": now + settings.DESTINATION_COOLING_OFF},
     )
     return row
-
-
-def destination_change(
-    *, user: Any, case: RecoveryCase, address: str, memo: str, otp_code: str
-) -> RecoveryCase:
-    """Change a case's refund destination: checks first, then the workflow service (which voids approvals)."""
-    if case.is_closed:
-        raise UserError("case_closed", "This case is closed: its refund destination can no longer change.")
-    checked = destination_prepare(
-        user=user, network=case.network, address=address, memo=memo, otp_code=otp_code
-    )
-    with transaction.atomic():
-        try:
-            changed = case_change_destination(
-                case_id=case.pk, actor=Actor.case_owner(user), destination=checked.address, memo=checked.memo
-            )
-        except WorkflowError as refused:
-            raise UserError("destination_locked", f"The destination cannot change now: {refused}.") from None
-        destination_record(user=user, family=case.network.family, address=checked.address, memo=checked.memo)
-        RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
-        if open_request(changed) == REFUND_ADDRESS_REQUEST:
-            case_resume_after_answer(case=changed, actor=Actor.case_owner(user), answer="refund address set")
-    changed.refresh_from_db()
-    return changed
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from recovery.cases.roles import GROUP_PERMISSIONS
+from recovery.audit.roles import GROUP_PERMISSIONS
 
 
 @transaction.atomic

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.http import QueryDict
 from rest_framework import serializers
 
+from recovery.audit.reasons import reason_text
 from recovery.cases import selectors
 from recovery.cases.ownership import ownership_proven
-from recovery.cases.reasons import reason_text
 from recovery.models import CaseMessage, OwnershipChallenge, RecoveryCase
 
 

@@ -17,8 +17,7 @@ from rest_framework.views import APIView
 from recovery.accounts import destinations
 from recovery.accounts.errors import UserError
 from recovery.api import serializers as s
-from recovery.cases import filing, ownership, selectors
-from recovery.cases import user_actions as user_cases
+from recovery.cases import filing, ownership, selectors, user_actions
 from recovery.models import Network
 
 # 415: a body in a media type other than JSON, a form or multipart.
@@ -189,7 +188,7 @@ class CaseDetailView(UserAPIView):
 class CaseCancelView(UserAPIView):
     @extend_schema(request=None, responses={200: s.CaseDetailSerializer, **ERRORS})
     def post(self, request: Request, reference: str) -> Response:
-        case = user_cases.case_cancel_by_owner(user=request.user, case=self.case(reference))
+        case = user_actions.case_cancel_by_owner(user=request.user, case=self.case(reference))
         return Response(self.case_detail(case))
 
 
@@ -200,7 +199,7 @@ class CaseDestinationView(UserAPIView):
     def post(self, request: Request, reference: str) -> Response:
         """Change the refund destination (second factor required; approvals are voided)."""
         data = valid(s.DestinationInSerializer, request)
-        case = destinations.destination_change(
+        case = user_actions.destination_change(
             user=request.user,
             case=self.case(reference),
             address=data["refund_destination"],
@@ -220,7 +219,7 @@ class CaseMessagesView(UserAPIView):
     @extend_schema(request=s.MessageInSerializer, responses={201: s.MessageSerializer, **ERRORS})
     def post(self, request: Request, reference: str) -> Response:
         data = valid(s.MessageInSerializer, request)
-        message = user_cases.case_message_post(
+        message = user_actions.case_message_post(
             user=request.user, case=self.case(reference), body=data["body"]
         )
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -8,8 +8,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor, Role
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor, Role
 from recovery.cases.sla import sla_start
 from recovery.cases.workflow import (
     FourEyesViolation,

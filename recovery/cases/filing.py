@@ -14,13 +14,12 @@ from django.utils import timezone
 from chains.base import ChainError, InvalidTxid, Standard, Transfer, TransientChainError, TxNotFound, TxStatus
 from recovery.accounts.destinations import destination_prepare, destination_record
 from recovery.accounts.errors import UserError
+from recovery.audit.reasons import reason_text
+from recovery.audit.roles import Actor
 from recovery.cases.actions import case_file
 from recovery.cases.fees import FeeQuote, fee_quote
 from recovery.cases.fees import usd as fees_usd
-from recovery.cases.reasons import reason_text
-from recovery.cases.roles import Actor
 from recovery.cases.workflow import transition
-from recovery.deposits.classify import Listing, deposit_class
 from recovery.models import (
     AssetPrice,
     Category,
@@ -35,6 +34,7 @@ from recovery.models import (
     State,
     UserProfile,
 )
+from recovery.onchain.classify import Listing, deposit_class
 from recovery.onchain.registry import chain_for
 
 QUOTE_SALT = "recovery.fee-quote"

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from recovery.cases.reasons import reason_text
+from recovery.audit.reasons import reason_text
 from recovery.cases.selectors import timeline_entry
 from recovery.models import CaseEvent, Notification, State, UserProfile
 

@@ -19,8 +19,8 @@ from chains.signed_messages import (
     verify_legacy,
 )
 from recovery.accounts.errors import UserError
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor
 from recovery.cases.workflow import transition
 from recovery.models import Family, OwnershipChallenge, RecoveryCase, State
 

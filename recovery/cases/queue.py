@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import audited_refusal, case_propose, lock_case
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import IllegalTransition, NotPermitted, WorkflowError, transition
 from recovery.models import RecoveryCase, Resolution, State
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from recovery.cases.reasons import reason_text
+from recovery.audit.reasons import reason_text
 from recovery.cases.waiting import user_waiting
 from recovery.models import (
     CaseEvent,

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor
 from recovery.cases.sla import PAUSED_STATES, STOPPED_STATES
 from recovery.models import RecoveryCase, SlaPolicy
 

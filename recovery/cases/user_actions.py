@@ -1,4 +1,5 @@
-"""What a user does on their own: sign up, write to staff on a case, answer a question, cancel."""
+"""What a user does on their own: sign up, write to staff on a case, answer a question, change the refund
+destination, cancel."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
+from recovery.accounts.destinations import destination_prepare, destination_record
 from recovery.accounts.errors import UserError
+from recovery.audit.roles import Actor
 from recovery.cases.actions import (
     REFUND_ADDRESS_REQUEST,
     case_cancel,
+    case_change_destination,
     case_resume_after_answer,
     open_request,
 )
 from recovery.cases.ownership import ownership_proven
-from recovery.cases.roles import Actor
 from recovery.cases.workflow import WorkflowError
 from recovery.models import CaseMessage, RecoveryCase, State, UserProfile
 
@@ -57,3 +61,27 @@ def case_cancel_by_owner(*, user: Any, case: RecoveryCase) -> RecoveryCase:
         raise UserError(
             "cannot_cancel", "This case can no longer be cancelled: it was approved or is closed.", status=409
         ) from None
+
+
+def destination_change(
+    *, user: Any, case: RecoveryCase, address: str, memo: str, otp_code: str
+) -> RecoveryCase:
+    """Change a case's refund destination: checks first, then the workflow service (which voids approvals)."""
+    if case.is_closed:
+        raise UserError("case_closed", "This case is closed: its refund destination can no longer change.")
+    checked = destination_prepare(
+        user=user, network=case.network, address=address, memo=memo, otp_code=otp_code
+    )
+    with transaction.atomic():
+        try:
+            changed = case_change_destination(
+                case_id=case.pk, actor=Actor.case_owner(user), destination=checked.address, memo=checked.memo
+            )
+        except WorkflowError as refused:
+            raise UserError("destination_locked", f"The destination cannot change now: {refused}.") from None
+        destination_record(user=user, family=case.network.family, address=checked.address, memo=checked.memo)
+        RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
+        if open_request(changed) == REFUND_ADDRESS_REQUEST:
+            case_resume_after_answer(case=changed, actor=Actor.case_owner(user), answer="refund address set")
+    changed.refresh_from_db()
+    return changed

@@ -11,8 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from recovery.cases.reasons import REJECTION_REASONS
-from recovery.cases.roles import Actor, Role
+from recovery.audit.events import event_record
+from recovery.audit.reasons import REJECTION_REASONS
+from recovery.audit.roles import Actor, Role
+from recovery.cases.sla import sla_on_state_change
+from recovery.celery import send_on_commit
 from recovery.models import CLOSED_STATES, Approval, Origin, RecoveryCase, Resolution, State
 
 S = State
@@ -262,17 +265,19 @@ def allowed_targets(state: State | str) -> list[State]:
 # --- follow-up work -------------------------------------------------------------------------------
 
 
+# The messages a case change sends. Payouts serve EXECUTE_TASK: cases name the message, never import them.
+NOTIFY_TASK = "recovery.tasks.notify_event"
+EXECUTE_TASK = "recovery.tasks.case_execute"
+
+
 def enqueue_follow_ups(case: RecoveryCase, event_id: int) -> None:
     """Work that starts once the change is committed (never before: a rollback must send nothing).
 
     Every approval, by the policy or by people, ends here: an approved on-chain return is executed.
     """
-    from recovery import tasks
-
-    transaction.on_commit(lambda: tasks.notify_event.delay(event_id))
+    send_on_commit(NOTIFY_TASK, event_id)
     if case.state == State.APPROVED and case.resolution == Resolution.ONCHAIN_RETURN:
-        case_id = case.pk
-        transaction.on_commit(lambda: tasks.case_execute.delay(case_id))
+        send_on_commit(EXECUTE_TASK, case.pk)
 
 
 # --- transition() ---------------------------------------------------------------------------------
@@ -294,9 +299,6 @@ def transition(
     guards (after applying `changes`, the fields the step sets), saves, appends the event and enqueues
     follow-up work on commit.
     """
-    from recovery.cases.events import event_record
-    from recovery.cases.sla import sla_on_state_change
-
     case_id = case.pk if isinstance(case, RecoveryCase) else case
     to = State(to)
     with transaction.atomic():

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from chains.base import BlockRef, Chain, ScanResult, Transfer
 from chains.scan import scan_stage
-from recovery.deposits.classify import Listing, deposit_class
+from recovery.celery import send_on_commit
 from recovery.deposits.locks import advisory_lock
 from recovery.deposits.watched import watched_addresses
 from recovery.models import (
@@ -27,9 +27,12 @@ from recovery.models import (
     ScannedBlock,
 )
 from recovery.models.fields import BaseUnitsField
+from recovery.onchain.classify import Listing, deposit_class
 from recovery.onchain.registry import chain_for
 
 log = logging.getLogger(__name__)
+# The message that sends new deposits to the return policy (served by deposits/tasks.py).
+TRIAGE_TASK = "recovery.tasks.deposits_triage"
 
 KEPT_BLOCK_HASHES = 512  # how far back a reorg can be followed automatically
 LIVE_STATUSES = (DepositStatus.PENDING, DepositStatus.CONFIRMED)
@@ -250,9 +253,7 @@ def own_top_up_txids(network: Network, txids: set[str]) -> set[str]:
 
 def triage_on_commit(deposit_ids: list[int]) -> None:
     """New deposits go to the return policy once they are committed (a lost message: the sweeper)."""
-    from recovery import tasks
-
-    transaction.on_commit(lambda: tasks.deposits_triage.delay(deposit_ids))
+    send_on_commit(TRIAGE_TASK, deposit_ids)
 
 
 def deposit_owners(network: Network, recipients: set[str]) -> dict[str, int]:

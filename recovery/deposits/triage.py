@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 
 from chains.base import ChainError, TransientChainError
+from recovery.audit.roles import Actor
 from recovery.cases.actions import REFUND_ADDRESS_QUESTION, REFUND_ADDRESS_REQUEST, case_file
-from recovery.cases.roles import Actor
 from recovery.cases.workflow import needs_refund_destination, transition
 from recovery.models import (
     Category,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from recovery.cases.roles import Actor
+from recovery.audit.roles import Actor
 from recovery.cases.workflow import transition
 from recovery.models import DepositStatus, RecoveryCase, Resolution, State
 from recovery.payouts.refunds import refund_queue

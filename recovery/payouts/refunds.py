@@ -21,8 +21,9 @@ from django.utils import timezone
 from chains.base import BroadcastOutcome, SignedTx, TxStatus
 from chains.evm.refund import RefundWouldRevert
 from recovery.accounts.destinations import COOLING_OFF, destination_usable
-from recovery.cases.roles import Actor
+from recovery.audit.roles import Actor
 from recovery.cases.workflow import approvals_complete, transition
+from recovery.celery import send_on_commit
 from recovery.models import (
     DepositStatus,
     Family,
@@ -36,12 +37,12 @@ from recovery.models import (
 )
 from recovery.onchain.pricing import price_source
 from recovery.onchain.registry import chain_for
-from recovery.payouts import bitcoin as btc_payout
-from recovery.payouts import evm as evm_payout
+from recovery.payouts import bitcoin, evm
 from recovery.payouts.evm import RefundBlocked
 from recovery.payouts.failpoints import failpoint
 
 log = logging.getLogger(__name__)
+ADVANCE_TASK = "recovery.tasks.refund_advance"
 SYSTEM = Actor.system("refund executor")
 WAIT_TOP_UP = 2.0
 WAIT_RECEIPT = 2.0
@@ -73,7 +74,7 @@ def refund_queue(*, case_id: int) -> Refund:
 
 def payout_for(network) -> ModuleType:
     """The family's payout module: refund_plan, funding_ready, refund_sign_locked, received_amount."""
-    return {Family.EVM: evm_payout, Family.BITCOIN: btc_payout}[network.family]
+    return {Family.EVM: evm, Family.BITCOIN: bitcoin}[network.family]
 
 
 def stored_bytes(refund: Refund) -> SignedTx:
@@ -83,10 +84,8 @@ def stored_bytes(refund: Refund) -> SignedTx:
     )
 
 
-def enqueue_advance(refund_id: int, countdown: float = 0) -> None:
-    from recovery import tasks
-
-    transaction.on_commit(lambda: tasks.refund_advance.apply_async((refund_id,), countdown=countdown))
+def enqueue_advance(refund_id: int, countdown: float | None = None) -> None:
+    send_on_commit(ADVANCE_TASK, refund_id, countdown=countdown)
 
 
 def refund_advance(*, refund_id: int, redelivered: bool = False) -> float | None:
@@ -238,7 +237,7 @@ def step_track(refund: Refund) -> float | None:
         refund_settle(refund, attempt.tx_hash, receipt, chain)
         return None
     if any(r is not None for _, r in receipts):  # pending in the pool
-        if refund.network.family == Family.EVM and evm_payout.bump_due(refund):
+        if refund.network.family == Family.EVM and evm.bump_due(refund):
             refund_bump(refund, chain)
         return WAIT_RECEIPT
     # No node knows any attempt (dropped from the pool): send the latest stored bytes again.
@@ -254,7 +253,7 @@ def refund_bump(refund: Refund, chain) -> None:
         claimed = locked.select_related("network").first()
         if claimed is None:
             return
-        evm_payout.refund_bump_locked(claimed, chain, claimed.network)
+        evm.refund_bump_locked(claimed, chain, claimed.network)
         claimed.state = RefundState.BROADCAST
         claimed.save(update_fields=["state"])
     chain.broadcast(stored_bytes(Refund.objects.get(pk=refund.pk)))
@@ -317,15 +316,10 @@ def refund_needs_review(refund: Refund, reason: str) -> None:
 # --- the sweeper -----------------------------------------------------------------------------------
 
 
-def refunds_sweep_stuck() -> int:
-    """Re-enqueue refunds that sat in a working state too long (a lost message, a dead worker)."""
-    from recovery import tasks
-
+def refunds_stuck() -> list[int]:
+    """Refunds that sat in a working state too long (a lost message, a dead worker): for the sweeper."""
     cutoff = timezone.now() - timedelta(seconds=settings.REFUND_STUCK_AFTER_SECONDS)
     stuck = Refund.objects.filter(
         state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST], updated_at__lt=cutoff
     ).values_list("pk", flat=True)
-    ids = list(stuck[:500])
-    for refund_id in ids:
-        tasks.refund_advance.delay(refund_id)
-    return len(ids)
+    return list(stuck[:500])

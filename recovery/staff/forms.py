@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from recovery.cases.reasons import REJECTION_REASONS
+from recovery.audit.reasons import REJECTION_REASONS
 from recovery.models import Category, Origin, Resolution, State
 from recovery.staff.selectors import SLA_FILTERS
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor
 
 # Known secrets for the demo approvers only (20 bytes, hex), so a demo can log in with any TOTP app.
 DEMO_TOTP_SECRETS: dict[str, str] = {

@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 
+from recovery.audit.events import event_log_verify
+from recovery.audit.reasons import REJECTION_REASONS
 from recovery.cases import queue
 from recovery.cases.actions import (
     LEDGER_REFERENCE_MAX_LENGTH,
@@ -32,8 +34,6 @@ from recovery.cases.actions import (
     case_request_destination,
     case_request_info,
 )
-from recovery.cases.events import event_log_verify
-from recovery.cases.reasons import REJECTION_REASONS
 from recovery.cases.waiting import staff_waiting
 from recovery.cases.workflow import WorkflowError, allowed_targets, needs_refund_destination
 from recovery.models import RecoveryCase, Resolution, State

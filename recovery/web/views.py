@@ -12,11 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from recovery.accounts import destinations
-from recovery.accounts import second_factor as user_otp
+from recovery.accounts import destinations, second_factor
 from recovery.accounts.errors import UserError
-from recovery.cases import filing, ownership, selectors
-from recovery.cases import user_actions as user_cases
+from recovery.cases import filing, ownership, selectors, user_actions
 from recovery.cases.workflow import needs_refund_destination
 from recovery.models import Network, UserDestination, UserProfile
 from recovery.web import forms
@@ -39,7 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     form = forms.SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_cases.account_signup(
+        user = user_actions.account_signup(
             username=form.cleaned_data["username"],
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password1"],
@@ -83,7 +81,7 @@ def render_review(
         "claim": claim,
         "view": quote["view"],
         "existing": existing if existing is not None and existing.user_id == request.user.pk else None,
-        "has_totp": user_otp.has_totp(request.user),
+        "has_totp": second_factor.has_totp(request.user),
     }
     return render(request, "web/case_review.html", context)
 
@@ -149,7 +147,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "message_form": forms.MessageForm(),
         "destination_form": forms.DestinationForm(),
         "answer_form": forms.AnswerForm(),
-        "has_totp": user_otp.has_totp(request.user),
+        "has_totp": second_factor.has_totp(request.user),
         "deposit_link": case.network.explorer_link(case.txid),
         "deposit_amount": filing.format_amount(case.deposit.amount, decimals) if case.deposit else "",
         "fee_display": filing.format_amount(int(case.fee_amount), decimals),
@@ -168,7 +166,7 @@ def case_message(request: HttpRequest, reference: str) -> HttpResponse:
     case = selectors.user_case(request.user, reference)
     form = forms.MessageForm(request.POST)
     try:
-        user_cases.case_message_post(user=request.user, case=case, body=request.POST.get("body", ""))
+        user_actions.case_message_post(user=request.user, case=case, body=request.POST.get("body", ""))
         messages.success(request, "Message sent to support.")
     except UserError as error:
         messages.error(request, error.message)
@@ -181,7 +179,7 @@ def case_message(request: HttpRequest, reference: str) -> HttpResponse:
 def case_cancel(request: HttpRequest, reference: str) -> HttpResponse:
     case = selectors.user_case(request.user, reference)
     try:
-        user_cases.case_cancel_by_owner(user=request.user, case=case)
+        user_actions.case_cancel_by_owner(user=request.user, case=case)
         messages.success(request, "The case is cancelled. Nothing was charged.")
     except UserError as error:
         messages.error(request, error.message)
@@ -210,7 +208,7 @@ def case_destination(request: HttpRequest, reference: str) -> HttpResponse:
             )
         else:
             had_one = bool(case.refund_destination)
-            destinations.destination_change(
+            user_actions.destination_change(
                 user=request.user,
                 case=case,
                 address=data["refund_destination"],
@@ -270,10 +268,10 @@ def case_proof(request: HttpRequest, reference: str) -> HttpResponse:
 def security(request: HttpRequest) -> HttpResponse:
     """The second factor and the withdrawal whitelist."""
     device = None
-    if not user_otp.has_totp(request.user) and request.GET.get("setup"):
-        device = user_otp.totp_device_start(user=request.user)
+    if not second_factor.has_totp(request.user) and request.GET.get("setup"):
+        device = second_factor.totp_device_start(user=request.user)
     context = {
-        "has_totp": user_otp.has_totp(request.user),
+        "has_totp": second_factor.has_totp(request.user),
         "device": device,
         "code_form": forms.CodeForm(),
         "whitelist_form": forms.WhitelistForm(),
@@ -287,7 +285,7 @@ def security(request: HttpRequest) -> HttpResponse:
 @require_POST
 def security_totp(request: HttpRequest) -> HttpResponse:
     try:
-        user_otp.totp_device_confirm(user=request.user, code=request.POST.get("code", ""))
+        second_factor.totp_device_confirm(user=request.user, code=request.POST.get("code", ""))
         messages.success(request, "Authenticator confirmed. It is now your second factor.")
     except UserError as error:
         messages.error(request, error.message)

@@ -7,8 +7,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor
 from recovery.models import CaseEvent, CaseMessage, State
 from tests.factories import make_case, make_deposit
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery.accounts.destinations import (
-    destination_change,
     destination_code_send,
     destination_normalize,
     destination_screen,
@@ -21,6 +20,7 @@ from recovery.accounts.destinations import (
 )
 from recovery.accounts.errors import UserError
 from recovery.accounts.second_factor import totp_now
+from recovery.cases.user_actions import destination_change
 from recovery.models import (
     Approval,
     CaseEvent,

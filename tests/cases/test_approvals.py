@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_change_destination, case_propose, case_reject
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import (
     FourEyesViolation,
     NotPermitted,

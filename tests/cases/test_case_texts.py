@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from recovery.audit.roles import Actor
 from recovery.cases.actions import case_file
 from recovery.cases.notify import notify_event
-from recovery.cases.roles import Actor
 from recovery.cases.selectors import case_timeline
 from recovery.cases.workflow import transition
 from recovery.models import Origin, State

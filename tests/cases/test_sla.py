@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_file, case_request_info
-from recovery.cases.roles import Actor, Role
 from recovery.cases.sla import sla_on_state_change
 from recovery.cases.workflow import transition
 from recovery.models import Origin, SlaPolicy, State

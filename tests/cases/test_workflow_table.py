@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from recovery.cases.events import event_chain_verify
-from recovery.cases.roles import Actor, Role
+from recovery.audit.events import event_chain_verify
+from recovery.audit.roles import Actor, Role
 from recovery.cases.workflow import TRANSITIONS, IllegalTransition, NotPermitted, terms_digest, transition
 from recovery.models import Approval, CaseEvent, Origin, RecoveryCase, Resolution, State
 from tests.factories import make_case, make_deposit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recovery.deposits import triage as auto_return
+from recovery.deposits import triage
 from recovery.deposits.triage import deposit_triage, deposits_triage
 from recovery.models import Deposit, DepositStatus, Disposition, RecoveryCase, State
 from tests.factories import make_case, make_deposit
@@ -37,17 +37,17 @@ def test_a_rejected_claim_does_not_keep_the_policy_from_deciding(network, users)
 def test_one_deposit_that_fails_triage_does_not_block_the_others(network, users, monkeypatch):
     deposits = [make_deposit(network, status=DepositStatus.CONFIRMED) for _ in range(3)]
     poisoned = deposits[1].pk
-    decide = auto_return.policy_decide
+    decide = triage.policy_decide
 
     def policy(deposit: Deposit):
         if deposit.pk == poisoned:
             raise ValueError("a value no column can hold")
         return decide(deposit)
 
-    monkeypatch.setattr(auto_return, "policy_decide", policy)
+    monkeypatch.setattr(triage, "policy_decide", policy)
 
     assert deposits_triage(deposit_ids=[d.pk for d in deposits]) == 2
 
     left = Deposit.objects.filter(disposition="").values_list("pk", flat=True)
     assert list(left) == [poisoned]  # undecided, so the sweeper tries it again
-    assert auto_return.deposits_awaiting_triage() == [poisoned]
+    assert triage.deposits_awaiting_triage() == [poisoned]

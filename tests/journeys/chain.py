@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from chains.evm.devnet import Anvil, DeployedContract, anvil_available, deploy_contract
+from recovery.devtools.demo_chain import DEMO_NETWORK, demo_chain_setup
 from recovery.models import DepositAddress, ListedAsset, Network, UserProfile
-from recovery.services.demo_chain import DEMO_NETWORK, demo_chain_setup
 from tests.journeys.system import Seeded, people_seed, require
 
 # Set-up beyond the demo's: a token nobody prices (the scanner leaves it alone, a user reports it) and a

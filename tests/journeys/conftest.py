@@ -25,15 +25,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from recovery.chain_registry import forget_chains
+from recovery.deposits.watched import forget_watched
 from recovery.models import RecoveryCase
-from recovery.services.watched import forget_watched
+from recovery.onchain.registry import forget_chains
 from recovery.staff.otp import DEMO_TOTP_SECRETS
 from tests.journeys.chain import evm_world
 from tests.journeys.inbox import Inbox
 from tests.journeys.people import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Authenticator, Staff, User
 from tests.journeys.system import PASSWORDS, Processes, WorldSetup, require
-from tests.services import BROKER_URL, require_service, wait_for
+from tests.processes import BROKER_URL, require_service, wait_for
 
 
 def playwright_installed() -> bool:

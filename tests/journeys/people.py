@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.journeys.inbox import Inbox
-from tests.services import REPO, wait_for
+from tests.processes import REPO, wait_for
 
 ARTIFACTS = REPO / "test-artifacts" / "journeys"  # what the people saw: on a failure, and at milestones
 CHROMIUM = "/usr/bin/chromium"

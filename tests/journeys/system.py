@@ -4,9 +4,9 @@ Every journey module runs on one world: a chain node and what the exchange knows
 function that the module names (`WORLD = ...`; the EVM world of tests/journeys/chain.py by default, the
 Bitcoin world of tests/journeys/bitcoin_node.py). Each world starts from the demo's people (`demo_seed`, the
 demo approvers' TOTP devices). The processes are the demo's own command lines
-(`recovery.supervisor.local_service_commands`: runserver, one worker on every queue, beat), started with
-the test database, the real broker, a folder as the users' mail server, the settings the world's chain
-needs and the settings a journey module asks for. Nothing here moves a case.
+(`recovery.devtools.supervisor.local_service_commands`: runserver, one worker on every queue, beat),
+started with the test database, the real broker, a folder as the users' mail server, the settings the
+world's chain needs and the settings a journey module asks for. Nothing here moves a case.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from kombu import Connection
 
-from recovery.services.demo import DEMO_LOGINS, demo_seed
+from recovery.devtools.demo import DEMO_LOGINS, demo_seed
+from recovery.devtools.supervisor import Supervisor, local_service_commands
 from recovery.staff.otp import DEMO_TOTP_SECRETS, staff_otp_demo_enrol
-from recovery.supervisor import Supervisor, local_service_commands
-from tests.services import BROKER_URL, REPO, database_url_for_tests
+from tests.processes import BROKER_URL, REPO, database_url_for_tests
 
 PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
 

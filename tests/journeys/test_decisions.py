@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from recovery.reasons import REJECTION_REASONS
+from recovery.audit.reasons import REJECTION_REASONS
 
 # django_db: the tests read the database only to wait for the processes (in a transaction rolled back).
 pytestmark = [pytest.mark.journeys, pytest.mark.django_db, pytest.mark.timeout(300)]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from recovery.services.refunds import WAIT_UNCLEAR
+from recovery.payouts.refunds import WAIT_UNCLEAR
 
 # django_db: the test reads the database only to wait for the processes (in a transaction rolled back).
 pytestmark = [pytest.mark.journeys, pytest.mark.django_db, pytest.mark.timeout(300)]

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_propose
-from recovery.cases.roles import Actor, Role
 from recovery.models import DepositStatus, RecoveryCase, Refund, Resolution, State
 from recovery.payouts.execution import ORPHANED, WAIT_DEPTH, approved_returns_due, case_execute
 from tests.factories import make_case, make_deposit

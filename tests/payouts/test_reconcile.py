@@ -22,8 +22,8 @@ from recovery.models import (
     UserProfile,
 )
 from recovery.payouts.reconcile import Kind, ReconcileReport, reconcile_network
-from recovery.payouts.reconcile_tasks import reconcile_networks
 from recovery.payouts.refunds import refund_advance
+from recovery.payouts.tasks import reconcile_networks
 from tests.payout_env import DEPOSIT_INDEX, Payout, deposit_of, run_to_end, triaged
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
@@ -237,7 +237,7 @@ def test_the_task_logs_an_error_per_discrepancy_with_network_account_and_nonce(p
     send_outside(payout, refund.key_index, refund.sender)
     send_outside(payout, GAS_WALLET, gas_wallet())
 
-    with caplog.at_level(logging.ERROR, logger="recovery.payouts.reconcile_tasks"):
+    with caplog.at_level(logging.ERROR, logger="recovery.payouts.tasks"):
         result = reconcile_networks()
 
     logged = {(r.network, r.account, r.nonce) for r in caplog.records if r.levelno == logging.ERROR}

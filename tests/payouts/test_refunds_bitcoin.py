@@ -10,8 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from chains.bitcoin.signer import BitcoinHdSigner
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_file, case_propose
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import transition
 from recovery.deposits.scanning import network_scan
 from recovery.deposits.watched import forget_watched

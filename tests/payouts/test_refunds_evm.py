@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_change_destination, case_file, case_propose
-from recovery.cases.roles import Actor, Role
 from recovery.cases.selectors import next_step
 from recovery.cases.waiting import staff_waiting
 from recovery.cases.workflow import approvals_complete, transition

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import get_resolver
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_request_info
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, State
 from tests.factories import make_case

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from recovery.cases.roles import Actor
+from recovery.audit.roles import Actor
 from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, Origin, State
 from tests.factories import make_case, make_deposit, make_user

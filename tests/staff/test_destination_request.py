@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import REFUND_ADDRESS_REQUEST, case_propose, open_request
 from recovery.cases.notify import notify_event
-from recovery.cases.roles import Actor, Role
 from recovery.cases.user_actions import case_message_post
 from recovery.cases.workflow import GuardFailed
 from recovery.models import RecoveryCase, Resolution, State

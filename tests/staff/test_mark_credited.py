@@ -7,9 +7,9 @@ import re
 import pytest
 from django.test import Client
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import LEDGER_REFERENCE_MAX_LENGTH, case_approve, case_mark_credited
 from recovery.cases.queue import case_propose_resolution
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import WorkflowError
 from recovery.models import Approval, CaseEvent, RecoveryCase, Resolution, State
 from tests.factories import make_case, make_deposit

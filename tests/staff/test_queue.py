@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recovery.cases.events import event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor
 from recovery.models import Origin, ScreenedAddress, State
 from tests.factories import make_case, make_deposit, make_network
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from recovery.cases.sla_flags import sla_flag_cases
-from recovery.cases.staff_tasks import flag_sla_deadlines
+from recovery.cases.tasks import flag_sla_deadlines
 from recovery.models import CaseEvent, SlaPolicy, State
 from tests.factories import make_case
 

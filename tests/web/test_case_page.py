@@ -7,8 +7,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from recovery.audit.roles import Actor, Role
 from recovery.cases.notify import notify_event
-from recovery.cases.roles import Actor, Role
 from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, CaseMessage, Refund, State
 from tests.factories import make_case, make_deposit

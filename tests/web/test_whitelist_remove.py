@@ -12,7 +12,6 @@ from django.test import Client
 from django.utils import timezone
 
 from recovery.accounts.destinations import (
-    destination_change,
     destination_code_send,
     destination_prepare,
     destination_usable,
@@ -21,9 +20,10 @@ from recovery.accounts.destinations import (
     whitelist_remove,
 )
 from recovery.accounts.errors import UserError
+from recovery.audit.events import SYSTEM_CHAIN, event_log_verify
+from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_propose
-from recovery.cases.events import SYSTEM_CHAIN, event_log_verify
-from recovery.cases.roles import Actor, Role
+from recovery.cases.user_actions import destination_change
 from recovery.cases.workflow import transition
 from recovery.models import (
     CaseEvent,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from recovery.cases.events import event_log_verify
+from recovery.audit.events import event_log_verify
 from recovery.models import EventChainHead
 
 

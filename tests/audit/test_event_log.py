@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from recovery.cases.events import event_chain_verify, event_log_verify, event_record
-from recovery.cases.roles import Actor
+from recovery.audit.events import event_chain_verify, event_log_verify, event_record
+from recovery.audit.roles import Actor
 from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, State
 from tests.factories import make_case

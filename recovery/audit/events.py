@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from recovery.cases.roles import Actor
+from recovery.audit.roles import Actor
 from recovery.models import GENESIS_HASH, CaseEvent, EventChainHead, RecoveryCase
 
 SYSTEM_CHAIN = "system"

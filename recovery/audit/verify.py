@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from recovery.cases.events import event_log_verify
+from recovery.audit.events import event_log_verify
 
 log = logging.getLogger(__name__)
 
