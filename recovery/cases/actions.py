@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
@@ -15,10 +16,11 @@ from recovery.cases.workflow import (
     FourEyesViolation,
     IllegalTransition,
     NotPermitted,
-    StaleCase,
     WorkflowError,
     approvals_complete,
+    case_edit,
     enqueue_follow_ups,
+    lock_case,
     terms_digest,
     transition,
 )
@@ -90,6 +92,7 @@ def case_file(
     claim: dict[str, Any] | None = None,
     refund_destination: str = "",
     destination_memo: str = "",
+    destination_confirmed_at: datetime | None = None,
     fee_amount: int = 0,
     fee_quote: dict[str, Any] | None = None,
     value_usd_cents: int = 0,
@@ -105,6 +108,7 @@ def case_file(
         claim=claim or {},
         refund_destination=refund_destination,
         destination_memo=destination_memo,
+        destination_confirmed_at=destination_confirmed_at,
         fee_amount=fee_amount,
         fee_quote=fee_quote or {},
         value_usd_cents=value_usd_cents,
@@ -115,15 +119,6 @@ def case_file(
         case=case, kind="filed", actor=actor, to_state=State.SUBMITTED, data={"origin": origin}
     )
     enqueue_follow_ups(case, event.pk)
-    return case
-
-
-def lock_case(case_id: int, expected_version: int | None) -> RecoveryCase:
-    case = RecoveryCase.objects.select_for_update().get(pk=case_id)
-    if expected_version is not None and case.version != expected_version:
-        raise StaleCase(
-            f"the case changed since it was viewed (version {case.version}, not {expected_version})"
-        )
     return case
 
 
@@ -262,29 +257,27 @@ def case_cancel(*, case_id: int, actor: Actor) -> RecoveryCase:
 
 
 @audited_refusal("change_destination")
-def case_change_destination(*, case_id: int, actor: Actor, destination: str, memo: str = "") -> RecoveryCase:
-    """A new refund destination voids the approvals (they approved other terms) and needs a fresh review."""
+def case_change_destination(
+    *, case_id: int, actor: Actor, destination: str, memo: str = "", confirmed_at: datetime | None = None
+) -> RecoveryCase:
+    """A new refund destination voids the approvals (they approved other terms) and needs a fresh review.
+
+    `confirmed_at`: when the user confirmed exactly this destination with their second factor (None: not
+    confirmed, which an on-chain return to it can be neither proposed nor signed without).
+    """
     with transaction.atomic():
         case = lock_case(case_id, None)
         if case.state in (State.REFUND_BROADCAST, State.REFUND_CONFIRMED, State.COMPLETED):
             raise IllegalTransition("the refund is already under way: its destination can no longer change")
-        if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
-            raise NotPermitted("only the case's owner may change its destination")
         if case.state == State.REFUND_QUEUED:
             refund_cancel_unsigned(case)
-        old = case.refund_destination
-        case.refund_destination, case.destination_memo = destination, memo
-        case.destination_confirmed_at = None
-        case.version += 1
-        case.save(
-            update_fields=["refund_destination", "destination_memo", "destination_confirmed_at", "version"]
-        )
-        event_record(
-            case=case,
-            kind="destination_changed",
-            actor=actor,
-            data={"from": old, "to": destination, "memo": memo},
-        )
+        changes = {
+            "refund_destination": destination,
+            "destination_memo": memo,
+            "destination_confirmed_at": confirmed_at,
+        }
+        data = {"from": case.refund_destination, "to": destination, "memo": memo}
+        case = case_edit(case.pk, actor=actor, kind="destination_changed", changes=changes, data=data)
         if case.state in (State.AWAITING_APPROVAL, State.APPROVED, State.REFUND_QUEUED):
             back = State.AWAITING_REVIEW
             return transition(case.pk, back, actor=Actor.system("destination change"), reason="terms changed")

@@ -501,12 +501,12 @@ def open_case(
         claim=claim,
         refund_destination=address,
         destination_memo=memo,
+        destination_confirmed_at=timezone.now(),  # claim_file verified the second factor for it
         fee_amount=int(quote["fee_amount"]),
         fee_quote=quote["quote"],
         value_usd_cents=int(quote["value_usd_cents"] or 0),
     )
     destination_record(user=user, family=network.family, address=address, memo=memo)
-    RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
     system = Actor.system("claim verification")
     transition(case.pk, State.VERIFYING, actor=system)
     summary = {"confirmations": findings.confirmations, "deposit": deposit.pk, "class": chosen.classification}

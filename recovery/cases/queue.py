@@ -7,10 +7,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from recovery.audit.events import event_record
 from recovery.audit.roles import Actor, Role
-from recovery.cases.actions import audited_refusal, case_propose, lock_case
-from recovery.cases.workflow import IllegalTransition, NotPermitted, WorkflowError, transition
+from recovery.cases.actions import audited_refusal, case_propose
+from recovery.cases.workflow import (
+    IllegalTransition,
+    NotPermitted,
+    WorkflowError,
+    case_edit,
+    lock_case,
+    transition,
+)
 from recovery.models import RecoveryCase, Resolution, State
 
 # The actions a staff page offers, and the workflow role each is taken in. Agents and approvers both
@@ -50,7 +56,6 @@ def case_assign(
     *, case_id: int, actor: Actor, assignee_id: int | None, expected_version: int | None = None
 ) -> RecoveryCase:
     """Give a case to an agent (or take it back to the pool); the assignee must be able to work cases."""
-    require_role(actor)
     with transaction.atomic():
         case = lock_case(case_id, expected_version)
         if case.is_closed:
@@ -60,13 +65,9 @@ def case_assign(
             assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True).first()
             if assignee is None or not assignee.has_perm("recovery.work_case"):
                 raise NotPermitted("a case can only be assigned to an active member of staff who works cases")
-        before = case.assignee.get_username() if case.assignee else ""
-        case.assignee = assignee
-        case.version += 1
-        case.save(update_fields=["assignee", "version", "updated_at"])
-        after = assignee.get_username() if assignee else ""
-        event_record(case=case, kind="assigned", actor=actor, data={"from": before, "to": after})
-        return case
+        names = {"from": case.assignee.get_username() if case.assignee else ""}
+        names["to"] = assignee.get_username() if assignee else ""
+        return case_edit(case.pk, actor=actor, kind="assigned", changes={"assignee": assignee}, data=names)
 
 
 @audited_refusal("triage")

@@ -75,12 +75,15 @@ def destination_change(
     with transaction.atomic():
         try:
             changed = case_change_destination(
-                case_id=case.pk, actor=Actor.case_owner(user), destination=checked.address, memo=checked.memo
+                case_id=case.pk,
+                actor=Actor.case_owner(user),
+                destination=checked.address,
+                memo=checked.memo,
+                confirmed_at=timezone.now(),  # the second factor confirmed exactly this destination
             )
         except WorkflowError as refused:
             raise UserError("destination_locked", f"The destination cannot change now: {refused}.") from None
         destination_record(user=user, family=case.network.family, address=checked.address, memo=checked.memo)
-        RecoveryCase.objects.filter(pk=case.pk).update(destination_confirmed_at=timezone.now())
         if open_request(changed) == REFUND_ADDRESS_REQUEST:
             case_resume_after_answer(case=changed, actor=Actor.case_owner(user), answer="refund address set")
     changed.refresh_from_db()

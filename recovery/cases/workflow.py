@@ -302,11 +302,7 @@ def transition(
     case_id = case.pk if isinstance(case, RecoveryCase) else case
     to = State(to)
     with transaction.atomic():
-        locked = RecoveryCase.objects.select_for_update().get(pk=case_id)
-        if expected_version is not None and locked.version != expected_version:
-            raise StaleCase(
-                f"the case changed since it was viewed (version {locked.version}, not {expected_version})"
-            )
+        locked = lock_case(case_id, expected_version)
         step = TRANSITIONS.get((State(locked.state), to))
         if step is None:
             raise IllegalTransition(f"a case cannot go from {locked.state} to {to}")
@@ -339,9 +335,61 @@ def transition(
 
 
 def check_actor(case: RecoveryCase, actor: Actor, step: Edge) -> None:
-    if actor.role not in step.roles:
-        raise NotPermitted(f"{actor.role} may not {step.name} a case")
+    require_actor(case, actor, step.roles, step.name)
+
+
+def require_actor(case: RecoveryCase, actor: Actor, roles: frozenset[Role], what: str) -> None:
+    if actor.role not in roles:
+        raise NotPermitted(f"{actor.role} may not {what} a case")
     if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
         raise NotPermitted("only the case's owner may do that")
     if not actor.holds_role():
         raise NotPermitted(f"{actor.display} does not hold the {actor.role} permission")
+
+
+def lock_case(case_id: int, expected_version: int | None) -> RecoveryCase:
+    """The case row, locked until the transaction ends, as the actor saw it (or StaleCase)."""
+    case = RecoveryCase.objects.select_for_update().get(pk=case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise StaleCase(
+            f"the case changed since it was viewed (version {case.version}, not {expected_version})"
+        )
+    return case
+
+
+# --- case_edit(): every other case field -----------------------------------------------------------
+
+# The case fields that change outside the state machine, and who may change each. Everything else is
+# set by transition() (its `changes`), or once, when the case is filed.
+EDITABLE_FIELDS: dict[str, frozenset[Role]] = {
+    "assignee": frozenset({AGENT}),
+    "refund_destination": frozenset({USER}),
+    "destination_memo": frozenset({USER}),
+    "destination_confirmed_at": frozenset({USER}),
+}
+
+
+def case_edit(
+    case_id: int,
+    *,
+    actor: Actor,
+    kind: str,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> RecoveryCase:
+    """Change case fields other than the state, as transition() changes the state: lock the row, check
+    the version the actor saw and that the actor may change each field, save with a new version, and
+    append the `kind` event. Refuses fields not in EDITABLE_FIELDS, having written nothing."""
+    with transaction.atomic():
+        locked = lock_case(case_id, expected_version)
+        for field in changes:
+            if field not in EDITABLE_FIELDS:
+                raise NotPermitted(f"a case's {field} changes only through the workflow")
+            require_actor(locked, actor, EDITABLE_FIELDS[field], f"change the {field} of")
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.version += 1
+        locked.save(update_fields=[*changes, "version", "updated_at"])
+        event_record(case=locked, kind=kind, actor=actor, data={**(data or {}), "version": locked.version})
+    return locked

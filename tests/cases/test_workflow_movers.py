@@ -28,6 +28,7 @@ def test_each_mover_may_take_an_edge_out_of_its_state(state):
 
 @pytest.mark.parametrize("state", sorted(MOVED_ON_BY))
 def test_a_system_mover_on_a_message_has_a_sweeper_on_the_beat(state):
+    app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     for mover in MOVED_ON_BY[state]:
         if mover.sweeper:

@@ -168,7 +168,7 @@ def test_a_case_is_assigned_to_an_agent_but_never_to_an_auditor(network, users, 
     case.refresh_from_db()
     assert case.assignee == users.agent and "Refused" in refused
     assigned = [e for e in events_of(case) if e.kind == "assigned"]
-    assert [e.data for e in assigned] == [{"from": "", "to": "agent"}]
+    assert [(e.data["from"], e.data["to"]) for e in assigned] == [("", "agent")]
 
 
 def test_an_incomplete_form_writes_nothing(network, users, staff_client):
