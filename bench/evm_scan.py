@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chains.base import ScanResult
 from chains.evm.abi import TRANSFER_TOPICS, decode_transfer_log
 from chains.evm.chain import EvmChain
-from chains.evm.config import ANVIL
-from chains.evm.devnet import Anvil, deploy_contract
+from chains.evm.devnet import ANVIL, Anvil, deploy_contract
 from chains.scan import scan_stage
 from chains.watchset import AddressSet
 

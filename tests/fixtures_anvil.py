@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 
 from chains.evm.chain import EvmChain
-from chains.evm.config import ANVIL
-from chains.evm.devnet import ANVIL_BIN, Anvil, DeployedContract, anvil_available, deploy_contract
+from chains.evm.devnet import ANVIL, ANVIL_BIN, Anvil, DeployedContract, anvil_available, deploy_contract
 
 # name -> (contract, constructor args). The fee token burns 1% (100 basis points) of every transfer.
 DEPLOYMENTS: dict[str, tuple[str, tuple[Any, ...]]] = {

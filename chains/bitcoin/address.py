@@ -6,12 +6,11 @@ import hashlib
 
 import bech32m
 from bech32m import codecs
+from bitcoin import base58  # python-bitcoinlib's (the checksum stays ours: it is one line)
 
 from chains.base import InvalidAddress
 from chains.bitcoin.network import BitcoinNetwork
 
-_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 _BECH32_MAX_LENGTH = 90  # BIP-173
 
 OP_0, OP_1, OP_16 = 0x00, 0x51, 0x60
@@ -51,14 +50,7 @@ def _witness_program(script: bytes) -> tuple[int, bytes] | None:
 
 
 def _base58check(payload: bytes) -> str:
-    data = payload + _checksum(payload)
-    number = int.from_bytes(data, "big")
-    digits = []
-    while number:
-        number, rest = divmod(number, 58)
-        digits.append(_B58_ALPHABET[rest])
-    leading_zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * leading_zeros + "".join(reversed(digits))
+    return base58.encode(payload + _checksum(payload))
 
 
 def _checksum(payload: bytes) -> bytes:
@@ -151,16 +143,12 @@ def _decode_segwit(text: str, network: BitcoinNetwork) -> tuple[int, bytes]:
 
 
 def _decode_base58check(text: str) -> tuple[int, bytes]:
-    bad = [c for c in text if c not in _B58_INDEX]
+    bad = [c for c in text if c not in base58.B58_DIGITS]
     if bad:
         raise InvalidAddress(f"character {bad[0]!r} is not in the base58 alphabet")
     if len(text) > 50:  # a 25-byte payload never needs more than 35 characters
         raise InvalidAddress("the base58 address is too long")
-    number = 0
-    for c in text:
-        number = number * 58 + _B58_INDEX[c]
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    data = b"\0" * (len(text) - len(text.lstrip("1"))) + body
+    data = base58.decode(text)
     if len(data) != 25:
         raise InvalidAddress(f"a base58 address decodes to 25 bytes, not {len(data)}")
     payload, checksum = data[:-4], data[-4:]

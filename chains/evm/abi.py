@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import eth_abi
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak as keccak256
 from eth_utils import keccak
 
@@ -114,28 +116,19 @@ def _decode_single(topics: list[str], data: str, data_bytes: int) -> DecodedTran
 
 
 def _decode_batch(topics: list[str], data: str, data_bytes: int) -> list[DecodedTransfer]:
+    """The rare dynamic arrays go to eth-abi, which bounds-checks every offset and length."""
     if len(topics) != 4 or data_bytes < 128 or data_bytes % 32:
         raise MalformedLog(f"TransferBatch with {len(topics)} topics and {data_bytes} data bytes")
-    words = data_bytes // 32
-    ids = _dynamic_array(data, words, _word(data, 0))
-    values = _dynamic_array(data, words, _word(data, 1))
+    try:
+        ids, values = eth_abi.decode(["uint256[]", "uint256[]"], bytes.fromhex(data[2:]))
+    except (DecodingError, ValueError) as error:
+        raise MalformedLog(f"TransferBatch arrays do not decode: {error}") from None
     if len(ids) != len(values):
         raise MalformedLog(f"TransferBatch with {len(ids)} ids but {len(values)} values")
+    if len(ids) > MAX_BATCH_ITEMS:
+        raise MalformedLog(f"TransferBatch of {len(ids)} items, more than {MAX_BATCH_ITEMS}")
     sender, recipient = topic_address(topics[2]), topic_address(topics[3])
     return [
         DecodedTransfer(Standard.ERC1155, sender, recipient, value, token_id, sub_index=i)
         for i, (token_id, value) in enumerate(zip(ids, values, strict=True))
     ]
-
-
-def _dynamic_array(data: str, words: int, offset: int) -> list[int]:
-    """A uint256[] at a byte offset of the data: a length word, then the items; bounds-checked."""
-    if offset % 32:
-        raise MalformedLog(f"array offset {offset} is not word aligned")
-    head = offset // 32
-    if head >= words:
-        raise MalformedLog(f"array offset {offset} past the data")
-    length = _word(data, head)
-    if length > MAX_BATCH_ITEMS or head + 1 + length > words:
-        raise MalformedLog(f"array of {length} items does not fit the data")
-    return [_word(data, head + 1 + i) for i in range(length)]

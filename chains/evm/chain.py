@@ -247,6 +247,20 @@ class EvmChain:
 
         return send_raw(self.rpc, signed)
 
+    # --- account reads ----------------------------------------------------------------------------
+
+    def nonce(self, address: str) -> int:
+        """The account's next nonce as of the latest block (mined transactions only)."""
+        return int(self.rpc.call("eth_getTransactionCount", [_normalize_address(address), "latest"]), 16)
+
+    def balance(self, address: str) -> int:
+        """The account's native balance in wei, as of the latest block."""
+        return int(self.rpc.call("eth_getBalance", [_normalize_address(address), "latest"]), 16)
+
+    def gas_price(self) -> int:
+        """The node's legacy gas price in wei (what a transfer costs per gas now)."""
+        return int(self.rpc.call("eth_gasPrice"), 16)
+
     # --- token reads ------------------------------------------------------------------------------
 
     def is_contract(self, address: str) -> bool:

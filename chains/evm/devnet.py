@@ -22,6 +22,7 @@ import eth_abi
 from eth_utils import keccak, to_checksum_address
 
 from chains.base import ChainError
+from chains.evm.config import EvmNetworkConfig
 from chains.evm.rpc import JsonRpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,18 @@ SOLC_PACKAGE = REPO_ROOT / "node_modules" / "solc" / "package.json"
 COMPILE_CACHE = REPO_ROOT / "var" / "solc-cache"
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 _LISTENING = re.compile(r"Listening on ([0-9.]+):(\d+)")
+# The local anvil as a network (its RPC URL is each node's own; tests and benchmarks `replace` it).
+ANVIL = EvmNetworkConfig(
+    name="anvil",
+    chain_id=31337,
+    confirmations=2,
+    eip1559=True,
+    poa=False,
+    native_symbol="ETH",
+    traces=True,
+    max_batch_blocks=1000,
+    rpc_url="http://127.0.0.1:8545",
+)
 
 
 class DevnetError(ChainError):

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from recovery.models import FeeRule, Network
-from recovery.onchain.pricing import price_source
+from recovery.onchain.pricing import price_source, usd
 
 CHARGING_RULE = "Deducted from the refund only when it is executed; nothing is charged otherwise."
 
@@ -28,10 +28,6 @@ class FeeQuote:
     @property
     def net_amount(self) -> int:
         return int(self.details["amount"]) - self.fee_amount
-
-
-def usd(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def fee_rule_for(category: str, network: Network) -> FeeRule | None:

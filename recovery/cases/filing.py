@@ -18,7 +18,6 @@ from recovery.audit.reasons import reason_text
 from recovery.audit.roles import Actor
 from recovery.cases.actions import case_file
 from recovery.cases.fees import FeeQuote, fee_quote
-from recovery.cases.fees import usd as fees_usd
 from recovery.cases.workflow import transition
 from recovery.models import (
     AssetPrice,
@@ -35,6 +34,7 @@ from recovery.models import (
     UserProfile,
 )
 from recovery.onchain.classify import Listing, deposit_class
+from recovery.onchain.pricing import usd
 from recovery.onchain.registry import chain_for
 
 QUOTE_SALT = "recovery.fee-quote"
@@ -113,10 +113,6 @@ def format_amount(amount: int, decimals: int | None) -> str:
         return str(amount)
     text = f"{Decimal(amount).scaleb(-decimals):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def usd(cents: int | None) -> str:
-    return "" if cents is None else fees_usd(cents)
 
 
 def parse_amount(text: str, decimals: int | None) -> int | None:

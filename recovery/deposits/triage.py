@@ -71,7 +71,7 @@ def return_cost_usd_cents(deposit: Deposit) -> int | None:
     try:
         chain = chain_for(network)
         if network.family == Family.EVM:
-            gas_price = int(chain.rpc.call("eth_gasPrice"), 16)
+            gas_price = chain.gas_price()
             wei = RETURN_GAS.get(deposit.standard, 150_000) * gas_price
         else:
             wei = BITCOIN_RETURN_VBYTES * chain.fee_rate()

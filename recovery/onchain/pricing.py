@@ -11,6 +11,11 @@ from django.utils.module_loading import import_string
 from recovery.models import AssetPrice, Network
 
 
+def usd(cents: int | None) -> str:
+    """USD cents as people read them: "$1,234.05" ("" when the value is unknown)."""
+    return "" if cents is None else f"${cents // 100:,}.{cents % 100:02d}"
+
+
 class PriceSource(Protocol):
     def usd_cents(self, network: Network, contract: str, amount: int) -> int | None:
         """Value of `amount` base units of the asset (contract '' = native coin), or None if unpriced."""

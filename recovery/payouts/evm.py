@@ -56,14 +56,6 @@ class Plan:
     fees: Fees
 
 
-def chain_nonce(chain: EvmChain, address: str) -> int:
-    return int(chain.rpc.call("eth_getTransactionCount", [address, "latest"]), 16)
-
-
-def balance_of(chain: EvmChain, address: str) -> int:
-    return int(chain.rpc.call("eth_getBalance", [address, "latest"]), 16)
-
-
 def refund_call(refund: Refund, value_for_native: int = 0) -> Call:
     token = refund.contract
     if refund.standard == TokenStandard.ERC20:
@@ -94,7 +86,7 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     """True when the deposit address can pay the refund's gas; else files, batches or follows its top-up."""
     if refund.standard == TokenStandard.NATIVE:
         return True
-    balance = balance_of(chain, refund.sender)
+    balance = chain.balance(refund.sender)
     need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap)
     top_up = GasTopUp.objects.select_related("batch").filter(refund=refund).first()
     try:
@@ -123,9 +115,7 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
 
 def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> SignedTx:
     """Take the nonce, sign and store the bytes; called with the refund row locked, in its transaction."""
-    nonce = nonce_take(
-        network=network, address=refund.sender, chain_nonce=lambda: chain_nonce(chain, refund.sender)
-    )
+    nonce = nonce_take(network=network, address=refund.sender, chain_nonce=lambda: chain.nonce(refund.sender))
     unsigned = unsigned_tx(
         plan.call, key=refund.key_index, nonce=nonce, gas=plan.gas, fees=plan.fees, chain_id=network.chain_id
     )

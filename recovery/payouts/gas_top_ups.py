@@ -84,7 +84,7 @@ def disperse_contract(network: Network) -> str | None:
 
 def account_exists(chain: EvmChain, address: str, balance: int) -> bool:
     """Not empty (EIP-161): it holds coin or has sent a transaction (deposit addresses hold no code)."""
-    return balance > 0 or int(chain.rpc.call("eth_getTransactionCount", [address, "latest"]), 16) > 0
+    return balance > 0 or chain.nonce(address) > 0
 
 
 def batch_due(top_up: GasTopUp) -> bool:
@@ -130,7 +130,7 @@ def disperse_or_singles(
     call = gas_top_up_batch(disperse_contract(network), [(t.recipient, t.amount) for t in group])
     gas_wallet = evm_signer().gas_wallet_address()
     wallet_needs = call.value + NATIVE_TRANSFER_GAS * len(group) * fees.per_gas_cap
-    if int(chain.rpc.call("eth_getBalance", [gas_wallet, "latest"]), 16) < wallet_needs:
+    if chain.balance(gas_wallet) < wallet_needs:
         raise TopUpBlocked(f"the gas wallet {gas_wallet} cannot cover {len(group)} top-ups", human=False)
     try:
         gas = estimate_refund_gas(chain.rpc, gas_wallet, call)
@@ -159,7 +159,7 @@ def batch_sign(
     nonce = nonce_take(
         network=network,
         address=gas_wallet,
-        chain_nonce=lambda: int(chain.rpc.call("eth_getTransactionCount", [gas_wallet, "latest"]), 16),
+        chain_nonce=lambda: chain.nonce(gas_wallet),
     )
     unsigned = unsigned_tx(call, key=GAS_WALLET, nonce=nonce, gas=gas, fees=fees, chain_id=network.chain_id)
     signed = signer.sign(unsigned)

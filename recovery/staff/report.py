@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from django.db.models import Exists, OuterRef, Prefetch
 
 from recovery.models import Approval, Origin, RecoveryCase, Refund, RefundState, State
-from recovery.onchain.pricing import price_source
+from recovery.onchain.pricing import price_source, usd
 
 MANUAL, AUTO = "manual", "auto"
 RESOLVED_STATES = (State.COMPLETED, State.CREDITED)
@@ -53,10 +53,6 @@ class MonthlyReport:
             f"{self.label}: {manual.cases} manual interventions recovered {usd(manual.value_usd_cents)}; "
             f"{auto.cases} auto-return cases returned {usd(auto.value_usd_cents)}"
         )
-
-
-def usd(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def parse_month(text: str) -> date:

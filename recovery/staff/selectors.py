@@ -172,7 +172,7 @@ def chain_probe(network: Network, destination: str) -> ChainProbe:
     return probe
 
 
-def case_file(case_id: int) -> CaseFile:
+def case_evidence(case_id: int) -> CaseFile:
     case = RecoveryCase.objects.select_related("network", "deposit", "user", "assignee", "proposed_by").get(
         pk=case_id
     )

@@ -42,7 +42,7 @@ from recovery.staff.middleware import STARTED_KEY
 from recovery.staff.selectors import (
     audit_event_kinds,
     audit_events,
-    case_file,
+    case_evidence,
     case_workers,
     dashboard_figures,
     queue_cases,
@@ -129,7 +129,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_page(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(RecoveryCase, pk=pk)
-    file = case_file(pk)
+    file = case_evidence(pk)
     user = request.user
     context = {
         "file": file,

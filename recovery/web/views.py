@@ -17,6 +17,7 @@ from recovery.accounts.errors import UserError
 from recovery.cases import filing, ownership, selectors, user_actions
 from recovery.cases.workflow import needs_refund_destination
 from recovery.models import Network, UserDestination, UserProfile
+from recovery.onchain.pricing import usd
 from recovery.web import forms
 
 
@@ -151,7 +152,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "deposit_link": case.network.explorer_link(case.txid),
         "deposit_amount": filing.format_amount(case.deposit.amount, decimals) if case.deposit else "",
         "fee_display": filing.format_amount(int(case.fee_amount), decimals),
-        "fee_usd": filing.usd(case.fee_quote.get("fee_usd_cents")),
+        "fee_usd": usd(case.fee_quote.get("fee_usd_cents")),
     }
     return render(request, "web/case_detail.html", context)
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recovery.staff.report import AUTO, MANUAL, parse_month, report_build, report_csv, usd
+from recovery.onchain.pricing import usd
+from recovery.staff.report import AUTO, MANUAL, parse_month, report_build, report_csv
 
 
 class Command(BaseCommand):
