@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from recovery.accounts import destinations
 from recovery.accounts.errors import UserError
 from recovery.api import serializers as s
-from recovery.cases import filing, ownership, selectors, user_actions
+from recovery.cases import claims, filing, ownership, selectors, user_actions
 from recovery.models import Network
 
 # 415: a body in a media type other than JSON, a form or multipart.
@@ -96,7 +96,7 @@ class LookupView(UserAPIView):
     def post(self, request: Request) -> Response:
         """Look a transaction up, suggest the category and quote the fee (binding, in `quote_token`)."""
         data = valid(s.LookupInSerializer, request)
-        preview = filing.claim_preview(
+        preview = claims.claim_preview(
             user=request.user,
             network=network_of(data["network"]),
             txid=data["txid"],

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from recovery.accounts import destinations, second_factor
 from recovery.accounts.errors import UserError
-from recovery.cases import filing, ownership, selectors, user_actions
+from recovery.cases import claims, filing, ownership, selectors, user_actions
 from recovery.cases.workflow import needs_refund_destination
 from recovery.models import Network, UserDestination, UserProfile
 from recovery.onchain.pricing import usd
@@ -60,7 +60,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     form = forms.LookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            preview = filing.claim_preview(
+            preview = claims.claim_preview(
                 user=request.user,
                 network=form.cleaned_data["network"],
                 txid=form.cleaned_data["txid"],
@@ -150,8 +150,8 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "answer_form": forms.AnswerForm(),
         "has_totp": second_factor.has_totp(request.user),
         "deposit_link": case.network.explorer_link(case.txid),
-        "deposit_amount": filing.format_amount(case.deposit.amount, decimals) if case.deposit else "",
-        "fee_display": filing.format_amount(int(case.fee_amount), decimals),
+        "deposit_amount": claims.format_amount(case.deposit.amount, decimals) if case.deposit else "",
+        "fee_display": claims.format_amount(int(case.fee_amount), decimals),
         "fee_usd": usd(case.fee_quote.get("fee_usd_cents")),
     }
     return render(request, "web/case_detail.html", context)
