@@ -34,6 +34,7 @@ from recovery.models import (
     RecoveryCase,
     State,
 )
+from recovery.models.chain import transfer_columns
 
 # --- filing ------------------------------------------------------------------------------------
 
@@ -189,24 +190,14 @@ def open_case(
 
 def deposit_record(network: Network, chosen: FoundTransfer, confirmed: bool) -> Deposit:
     """The deposit row for the claimed transfer: the same row the scanner records (unique keys)."""
-    t = chosen.transfer
+    columns = transfer_columns(chosen.transfer)
+    keys = {key: columns.pop(key) for key in ("txid", "index", "sub_index")}
     deposit, _ = Deposit.objects.get_or_create(
         network=network,
-        txid=t.txid,
-        index=t.index,
-        sub_index=t.sub_index,
+        **keys,
         defaults={
-            "block_number": t.block_number,
-            "block_hash": t.block_hash or "",
-            "sender": t.sender or "",
-            "senders": list(t.senders),
-            "recipient": t.recipient,
+            **columns,
             "deposit_address": chosen.deposit_address,
-            "standard": str(t.standard),
-            "contract": t.contract or "",
-            "token_id": t.token_id,
-            "amount": t.amount,
-            "tokens": list(t.tokens),
             "classification": chosen.classification,
             "status": DepositStatus.CONFIRMED if confirmed else DepositStatus.PENDING,
             "confirmed_at": timezone.now() if confirmed else None,

@@ -26,6 +26,7 @@ from recovery.models import (
     ScanCursor,
     ScannedBlock,
 )
+from recovery.models.chain import transfer_columns
 from recovery.models.fields import BaseUnitsField
 from recovery.onchain.classify import Listing, deposit_class
 from recovery.onchain.registry import chain_for
@@ -269,31 +270,18 @@ def deposit_from(
     network: Network, transfer: Transfer, owner_id: int, listing: Listing, now
 ) -> dict[str, Any]:
     """A new deposit row as field values (building model instances cost more than writing them)."""
-    tokens = list(transfer.tokens)
-    contract = transfer.contract or ""
+    columns = transfer_columns(transfer)
     return dict(
         network_id=network.pk,
-        txid=transfer.txid,
-        index=transfer.index,
-        sub_index=transfer.sub_index,
-        block_number=transfer.block_number,
-        block_hash=transfer.block_hash or "",
-        sender=transfer.sender or "",
-        senders=list(transfer.senders),
-        recipient=transfer.recipient,
+        **columns,
         deposit_address_id=owner_id,
-        standard=str(transfer.standard),
-        contract=contract,
-        token_id=transfer.token_id,
-        amount=transfer.amount,
-        tokens=tokens,
         classification=deposit_class(
             network=network,
             listing=listing,
-            standard=str(transfer.standard),
-            contract=contract,
+            standard=columns["standard"],
+            contract=columns["contract"],
             amount=transfer.amount,
-            tokens=tokens,
+            tokens=columns["tokens"],
         ),
         status=DepositStatus.CONFIRMED,
         disposition="",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
+from chains.base import Transfer
 from recovery.models.fields import BaseUnitsField
 
 
@@ -190,3 +193,22 @@ class ScannedBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network.slug} #{self.number}"
+
+
+def transfer_columns(transfer: Transfer) -> dict[str, Any]:
+    """The deposit columns a chain transfer fills: the scanner and a user's claim record the same row."""
+    return {
+        "txid": transfer.txid,
+        "index": transfer.index,
+        "sub_index": transfer.sub_index,
+        "block_number": transfer.block_number,
+        "block_hash": transfer.block_hash or "",
+        "sender": transfer.sender or "",
+        "senders": list(transfer.senders),
+        "recipient": transfer.recipient,
+        "standard": str(transfer.standard),
+        "contract": transfer.contract or "",
+        "token_id": transfer.token_id,
+        "amount": transfer.amount,
+        "tokens": list(transfer.tokens),
+    }
