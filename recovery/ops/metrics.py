@@ -1,8 +1,8 @@
 """GET /metrics: scan lag, queue depths, cases and refunds by state, deposit-to-refund time (Prometheus text).
 
-Hand-written exposition instead of prometheus_client: every value is read from the database, the broker or
-the chain at scrape time, so there is no in-process state to register, and web, worker and beat processes
-need no shared multiprocess directory. The format is a few lines of text.
+A prometheus_client custom collector computes every value at scrape time from the database, the broker and
+the chains: no counters live in any process, so web, worker and beat need no shared multiprocess
+directory, and every web process answers the same.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,8 +22,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from kombu import Connection
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from chains.base import ChainError
+from recovery.celery import app
 from recovery.models import Network, RecoveryCase, Refund, RefundState, ScanCursor, State
 from recovery.onchain.registry import chain_for
 
@@ -35,42 +37,10 @@ REFUND_TIME_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86400, 3
 UNKNOWN = -1
 
 
-@dataclass
-class MetricFamily:
-    """One metric family: its samples are (name suffix, labels, value)."""
-
-    name: str
-    kind: str
-    help: str
-    samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
-
-    def add(self, value: float, suffix: str = "", **labels: str) -> None:
-        self.samples.append((suffix, labels, value))
-
-
-def render(families: Iterable[MetricFamily]) -> str:
-    lines = []
-    for family in families:
-        lines += [f"# HELP {family.name} {family.help}", f"# TYPE {family.name} {family.kind}"]
-        for suffix, labels, value in family.samples:
-            label_text = ",".join(f'{key}="{escape(str(v))}"' for key, v in labels.items())
-            number = repr(float(value)) if isinstance(value, float) else str(value)
-            lines.append(
-                f"{family.name}{suffix}{{{label_text}}} {number}"
-                if labels
-                else f"{family.name}{suffix} {number}"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 # --- what is measured ---------------------------------------------------------------------------
 
 
-def scan_families(*, timeout: float) -> list[MetricFamily]:
+def scan_families(*, timeout: float) -> list[Metric]:
     """Per scanned network: the chain head now, the scan cursor, and the blocks between them.
 
     The head is asked of the node at scrape time (the scanner does not store the head it saw), all networks
@@ -80,22 +50,29 @@ def scan_families(*, timeout: float) -> list[MetricFamily]:
     networks = list(Network.objects.filter(scan_enabled=True).order_by("slug"))
     cursors = dict(ScanCursor.objects.filter(network__in=networks).values_list("network_id", "last_block"))
     heads = chain_heads(networks, timeout=timeout)
-    head = MetricFamily(
-        "recovery_chain_head_block", "gauge", "Latest block of the network's node (-1: unreachable)."
+    by_network = ["network"]
+    head = GaugeMetricFamily(
+        "recovery_chain_head_block",
+        "Latest block of the network's node (-1: unreachable).",
+        labels=by_network,
     )
-    cursor = MetricFamily("recovery_scan_cursor_block", "gauge", "Last block whose transfers are recorded.")
-    depth = MetricFamily(
-        "recovery_scan_confirmations", "gauge", "Blocks the scanner stays behind on purpose."
+    cursor = GaugeMetricFamily(
+        "recovery_scan_cursor_block", "Last block whose transfers are recorded.", labels=by_network
     )
-    lag = MetricFamily("recovery_scan_lag_blocks", "gauge", "Chain head minus scan cursor (-1: unknown).")
+    depth = GaugeMetricFamily(
+        "recovery_scan_confirmations", "Blocks the scanner stays behind on purpose.", labels=by_network
+    )
+    lag = GaugeMetricFamily(
+        "recovery_scan_lag_blocks", "Chain head minus scan cursor (-1: unknown).", labels=by_network
+    )
     for network in networks:
         known_head, last = heads.get(network.pk, UNKNOWN), cursors.get(network.pk)
-        head.add(known_head, network=network.slug)
+        head.add_metric([network.slug], known_head)
         if last is not None:
-            cursor.add(last, network=network.slug)
-        depth.add(network.confirmations, network=network.slug)
+            cursor.add_metric([network.slug], last)
+        depth.add_metric([network.slug], network.confirmations)
         known = known_head != UNKNOWN and last is not None
-        lag.add(known_head - last if known else UNKNOWN, network=network.slug)
+        lag.add_metric([network.slug], known_head - last if known else UNKNOWN)
     return [head, cursor, depth, lag]
 
 
@@ -154,39 +131,37 @@ def queue_depths(
     return depths, True
 
 
-def broker_families() -> list[MetricFamily]:
-    from recovery.celery import app
-
+def broker_families() -> list[Metric]:
     depths, up = queue_depths(
         broker_url=str(app.conf.broker_url),
         transport_options=dict(app.conf.broker_transport_options or {}),
         queues=settings.QUEUE_NAMES,
     )
-    broker = MetricFamily(
-        "recovery_broker_up", "gauge", "1 if the Celery broker answered this scrape, else 0."
+    broker = GaugeMetricFamily("recovery_broker_up", "1 if the Celery broker answered this scrape, else 0.")
+    broker.add_metric([], int(up))
+    depth = GaugeMetricFamily(
+        "recovery_queue_depth", "Messages waiting in a Celery queue (-1: unknown).", labels=["queue"]
     )
-    broker.add(int(up))
-    depth = MetricFamily("recovery_queue_depth", "gauge", "Messages waiting in a Celery queue (-1: unknown).")
     for queue, count in depths.items():
-        depth.add(count, queue=queue)
+        depth.add_metric([queue], count)
     return [broker, depth]
 
 
-def state_families() -> list[MetricFamily]:
-    cases = MetricFamily("recovery_cases", "gauge", "Recovery cases by state.")
+def state_families() -> list[Metric]:
+    cases = GaugeMetricFamily("recovery_cases", "Recovery cases by state.", labels=["state"])
     counted = dict(
         RecoveryCase.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
     )
     for state in State.values:
-        cases.add(counted.get(state, 0), state=state)
-    refunds = MetricFamily("recovery_refunds", "gauge", "Refunds by state.")
+        cases.add_metric([state], counted.get(state, 0))
+    refunds = GaugeMetricFamily("recovery_refunds", "Refunds by state.", labels=["state"])
     counted = dict(Refund.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
     for state in RefundState.values:
-        refunds.add(counted.get(state, 0), state=state)
+        refunds.add_metric([state], counted.get(state, 0))
     return [cases, refunds]
 
 
-def refund_time_family() -> MetricFamily:
+def refund_time_family() -> Metric:
     """Histogram of confirmed refunds' confirmed_at - deposit.detected_at, counted by the database."""
     took = ExpressionWrapper(F("confirmed_at") - F("deposit__detected_at"), output_field=DurationField())
     confirmed = Refund.objects.filter(state=RefundState.CONFIRMED, confirmed_at__isnull=False).annotate(
@@ -194,26 +169,30 @@ def refund_time_family() -> MetricFamily:
     )
     buckets = {f"le{n}": Count("pk", filter=Q(took__lte=timedelta(seconds=n))) for n in REFUND_TIME_BUCKETS}
     row = confirmed.aggregate(count=Count("pk"), total=Sum("took"), **buckets)
-    family = MetricFamily(
-        "recovery_deposit_to_refund_seconds", "histogram", "From deposit detection to refund confirmation."
-    )
-    for bound in REFUND_TIME_BUCKETS:
-        family.add(row[f"le{bound}"], "_bucket", le=str(float(bound)))
-    family.add(row["count"], "_bucket", le="+Inf")
+    buckets = [(str(float(bound)), row[f"le{bound}"]) for bound in REFUND_TIME_BUCKETS]
     total = row["total"] or timedelta(0)
-    family.add(round(total.total_seconds(), 3), "_sum")
-    family.add(row["count"], "_count")
-    return family
+    return HistogramMetricFamily(
+        "recovery_deposit_to_refund_seconds",
+        "From deposit detection to refund confirmation.",
+        buckets=[*buckets, ("+Inf", row["count"])],
+        sum_value=round(total.total_seconds(), 3),
+    )
+
+
+class RecoveryCollector:
+    """Everything /metrics shows, computed when it is scraped."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from scan_families(timeout=settings.METRICS_HEAD_TIMEOUT_SECONDS)
+        yield from broker_families()
+        yield from state_families()
+        yield refund_time_family()
 
 
 def metrics_text() -> str:
-    families = [
-        *scan_families(timeout=settings.METRICS_HEAD_TIMEOUT_SECONDS),
-        *broker_families(),
-        *state_families(),
-        refund_time_family(),
-    ]
-    return render(families)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RecoveryCollector())
+    return generate_latest(registry).decode()
 
 
 # --- the endpoint ---------------------------------------------------------------------------------

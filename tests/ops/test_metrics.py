@@ -33,7 +33,8 @@ def scrape(client, **extra) -> dict[str, str]:
             continue
         assert SAMPLE.match(line), f"not Prometheus text: {line!r}"
         name, value = line.rsplit(" ", 1)
-        samples[name] = value
+        number = float(value)  # Prometheus values are floats: "3.0" and "3" are the same sample
+        samples[name] = str(int(number)) if number.is_integer() else value
     return samples
 
 
