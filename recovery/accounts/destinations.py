@@ -41,7 +41,7 @@ class Destination:
     warnings: list[dict[str, str]] = field(default_factory=list)
 
 
-def memo_rule(network: Network) -> str:
+def _memo_rule(network: Network) -> str:
     """'none' (EVM, Bitcoin), 'optional' or 'required' (tag networks), from Network.options['memo']."""
     return (network.options or {}).get("memo", "none")
 
@@ -60,7 +60,7 @@ def destination_normalize(*, network: Network, address: str, memo: str = "") -> 
         raise UserError(
             "invalid_destination", f"Not a valid {network.name} address: {error}. {hint}", FIELD
         ) from None
-    rule = memo_rule(network)
+    rule = _memo_rule(network)
     if memo and rule == "none":
         raise UserError(
             "memo_not_allowed", f"{network.name} addresses take no memo or tag: leave it empty.", "memo"
@@ -111,7 +111,7 @@ def is_contract(network: Network, address: str) -> bool:
         return False  # the chain is unreachable: staff screen the destination again before paying
 
 
-def destination_purpose(family: str, address: str, memo: str) -> str:
+def _destination_purpose(family: str, address: str, memo: str) -> str:
     """What an e-mailed code confirms: this very destination (hashed: EmailCode.purpose is 40 characters)."""
     return "dest:" + hashlib.sha256(f"{family}|{address}|{memo}".encode()).hexdigest()[:32]
 
@@ -139,7 +139,9 @@ def destination_prepare(
     address, memo = destination_normalize(network=network, address=address, memo=memo)
     warnings = destination_screen(network=network, address=address)
     whitelist_check(user=user, family=network.family, address=address, memo=memo)
-    second_factor_verify(user=user, code=otp_code, purpose=destination_purpose(network.family, address, memo))
+    second_factor_verify(
+        user=user, code=otp_code, purpose=_destination_purpose(network.family, address, memo)
+    )
     return Destination(address, memo, warnings)
 
 
@@ -163,7 +165,9 @@ def whitelist_add(
     """Put an address on the whitelist (second factor); it is usable after a cooling-off counted from now."""
     address, memo = destination_normalize(network=network, address=address, memo=memo)
     destination_screen(network=network, address=address)
-    second_factor_verify(user=user, code=otp_code, purpose=destination_purpose(network.family, address, memo))
+    second_factor_verify(
+        user=user, code=otp_code, purpose=_destination_purpose(network.family, address, memo)
+    )
     now = timezone.now()
     row = destination_record(user=user, family=network.family, address=address, memo=memo)
     if not row.whitelisted:
@@ -172,7 +176,7 @@ def whitelist_add(
         row.usable_after = max(row.usable_after, now + settings.DESTINATION_COOLING_OFF)
     row.whitelisted, row.label = True, (label or "")[:80]
     row.save(update_fields=["whitelisted", "label", "usable_after"])
-    whitelist_event("whitelist_added", user, row, usable_after=row.usable_after.isoformat())
+    _whitelist_event("whitelist_added", user, row, usable_after=row.usable_after.isoformat())
     return row
 
 
@@ -196,11 +200,11 @@ def whitelist_remove(*, user: Any, destination_id: int) -> UserDestination:
         )
     row.whitelisted = False
     row.save(update_fields=["whitelisted"])
-    whitelist_event("whitelist_removed", user, row)
+    _whitelist_event("whitelist_removed", user, row)
     return row
 
 
-def whitelist_event(kind: str, user: Any, row: UserDestination, **extra: Any) -> None:
+def _whitelist_event(kind: str, user: Any, row: UserDestination, **extra: Any) -> None:
     """A whitelist change on the audit log's system chain."""
     data = {
         "user": user.get_username(),
@@ -258,7 +262,7 @@ def destination_usable(case: RecoveryCase) -> tuple[bool, str]:
 def destination_code_send(*, user: Any, network: Network, address: str, memo: str) -> None:
     """E-mail a code that confirms exactly this destination (for users without an authenticator)."""
     address, memo = destination_normalize(network=network, address=address, memo=memo)
-    email_code_send(user=user, purpose=destination_purpose(network.family, address, memo))
+    email_code_send(user=user, purpose=_destination_purpose(network.family, address, memo))
 
 
 def whitelist_only_code_send(*, user: Any, enabled: bool) -> None:

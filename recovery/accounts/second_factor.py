@@ -70,13 +70,13 @@ def second_factor_verify(*, user: Any, code: str, purpose: str) -> str:
         if any(device.verify_token(code) for device in devices):
             return "totp"
         raise SecondFactorError("That authenticator code is not valid. Wait for a new code and try again.")
-    if email_code_check(user=user, code=code, purpose=purpose):
+    if _email_code_check(user=user, code=code, purpose=purpose):
         return "email"
     raise SecondFactorError("That code is not valid or has expired. Ask for a new code by e-mail.")
 
 
 @transaction.atomic
-def email_code_check(*, user: Any, code: str, purpose: str) -> bool:
+def _email_code_check(*, user: Any, code: str, purpose: str) -> bool:
     row = (
         EmailCode.objects.select_for_update()
         .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())

@@ -16,11 +16,11 @@ from recovery.models import GENESIS_HASH, CaseEvent, EventChainHead, RecoveryCas
 SYSTEM_CHAIN = "system"
 
 
-def chain_of(case: RecoveryCase | None) -> str:
+def _chain_of(case: RecoveryCase | None) -> str:
     return f"case:{case.pk}" if case is not None else SYSTEM_CHAIN
 
 
-def event_digest(event: CaseEvent) -> str:
+def _event_digest(event: CaseEvent) -> str:
     """The hash of an event's content and its predecessor's hash (canonical JSON, SHA-256)."""
     content = {
         "chain": event.chain,
@@ -52,7 +52,7 @@ def event_record(
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
     """Append one event to its chain. The chain head row is locked, so appends to one chain serialize."""
-    chain = chain_of(case)
+    chain = _chain_of(case)
     EventChainHead.objects.get_or_create(chain=chain)
     head = EventChainHead.objects.select_for_update().get(chain=chain)
     event = CaseEvent(
@@ -69,7 +69,7 @@ def event_record(
         created_at=timezone.now(),
         prev_hash=head.hash,
     )
-    event.hash = event_digest(event)
+    event.hash = _event_digest(event)
     event.save(force_insert=True)
     head.seq, head.hash = event.seq, event.hash
     head.save(update_fields=["seq", "hash"])
@@ -98,7 +98,7 @@ def event_chain_verify(chain: str) -> ChainBreak | None:
             )
         if event.prev_hash != prev_hash:
             return ChainBreak(chain, event.seq, event.pk, "prev_hash does not match the previous event")
-        if event_digest(event) != event.hash:
+        if _event_digest(event) != event.hash:
             return ChainBreak(
                 chain, event.seq, event.pk, "content does not match its hash: the event was altered"
             )

@@ -270,7 +270,7 @@ def case_change_destination(
         if case.state in (State.REFUND_BROADCAST, State.REFUND_CONFIRMED, State.COMPLETED):
             raise IllegalTransition("the refund is already under way: its destination can no longer change")
         if case.state == State.REFUND_QUEUED:
-            refund_cancel_unsigned(case)
+            _refund_cancel_unsigned(case)
         changes = {
             "refund_destination": destination,
             "destination_memo": memo,
@@ -284,7 +284,7 @@ def case_change_destination(
         return case
 
 
-def refund_cancel_unsigned(case: RecoveryCase) -> None:
+def _refund_cancel_unsigned(case: RecoveryCase) -> None:
     """Cancel the case's queued refund before it is signed, or refuse: signed bytes may still be mined.
 
     The refund row is locked first; the executor claims a refund for signing under the same row lock and

@@ -108,7 +108,7 @@ def format_amount(amount: int, decimals: int | None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def parse_amount(text: str, decimals: int | None) -> int | None:
+def _parse_amount(text: str, decimals: int | None) -> int | None:
     """Base units of a decimal amount the user typed; None when empty."""
     text = (text or "").strip().replace(",", "")
     if not text:
@@ -160,13 +160,13 @@ def claim_lookup(*, user: Any, network: Network, txid: str) -> Findings:
         )
     if lookup.status == TxStatus.FAILED:
         raise UserError("tx_failed", reason_text("tx_failed"), "txid", status=422)
-    found = match_deposit_addresses(user, network, lookup.transfers)
+    found = _match_deposit_addresses(user, network, lookup.transfers)
     if not found:
         raise UserError("not_our_address", reason_text("not_our_address"), "txid", status=422)
     return Findings(network, lookup.txid, lookup.confirmations, lookup.block_number, found)
 
 
-def match_deposit_addresses(
+def _match_deposit_addresses(
     user: Any, network: Network, transfers: tuple[Transfer, ...]
 ) -> list[FoundTransfer]:
     """Transfers to deposit addresses of the network's family, the user's own addresses first."""
@@ -211,10 +211,10 @@ def describe(
     elif address.retired_at is not None and klass != DepositClass.LISTED:
         category = Category.RETIRED_ADDRESS
     proof = not own or shared or address.retired_at is not None
-    return FoundTransfer(0, transfer, address, own, klass, category, asset_of(network, transfer), proof)
+    return FoundTransfer(0, transfer, address, own, klass, category, _asset_of(network, transfer), proof)
 
 
-def asset_of(network: Network, transfer: Transfer) -> Asset:
+def _asset_of(network: Network, transfer: Transfer) -> Asset:
     """Symbol and decimals: the listing, the price table, else the token contract itself."""
     if transfer.standard == Standard.NATIVE:
         return Asset(network.native_symbol, network.native_decimals)
@@ -255,7 +255,7 @@ def claim_preview(
             "txid",
             status=422,
         )
-    check_amount(chosen, amount)
+    _check_amount(chosen, amount)
     quote = fee_quote(
         category=chosen.category,
         network=network,
@@ -273,7 +273,7 @@ def claim_preview(
             "fee_amount": str(quote.fee_amount),
             "value_usd_cents": quote.value_usd_cents,
             "quote": quote.details,
-            "view": preview_summary(findings, chosen, quote),
+            "view": _preview_summary(findings, chosen, quote),
         },
         salt=QUOTE_SALT,
         compress=True,
@@ -281,7 +281,7 @@ def claim_preview(
     return Preview(findings, chosen, quote, token, open_case_of(network, chosen.transfer))
 
 
-def preview_summary(findings: Findings, chosen: FoundTransfer, quote: FeeQuote) -> dict[str, Any]:
+def _preview_summary(findings: Findings, chosen: FoundTransfer, quote: FeeQuote) -> dict[str, Any]:
     """What the filing page and the API show about a lookup (JSON; kept inside the signed quote)."""
     symbol = chosen.asset.symbol
     return {
@@ -328,8 +328,8 @@ def preview_summary(findings: Findings, chosen: FoundTransfer, quote: FeeQuote) 
     }
 
 
-def check_amount(chosen: FoundTransfer, amount: str) -> None:
-    claimed = parse_amount(amount, chosen.asset.decimals)
+def _check_amount(chosen: FoundTransfer, amount: str) -> None:
+    claimed = _parse_amount(amount, chosen.asset.decimals)
     actual = chosen.transfer.amount
     # Wallets round what they show: a claim within 1% of the chain's amount is the same transfer.
     if claimed is not None and abs(claimed - actual) * 100 > actual:

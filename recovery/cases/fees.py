@@ -30,7 +30,7 @@ class FeeQuote:
         return int(self.details["amount"]) - self.fee_amount
 
 
-def fee_rule_for(category: str, network: Network) -> FeeRule | None:
+def _fee_rule_for(category: str, network: Network) -> FeeRule | None:
     """The network's own active rule for the category, else the any-network one."""
     rules = FeeRule.objects.filter(
         Q(network=network) | Q(network__isnull=True), category=category, active=True
@@ -38,7 +38,7 @@ def fee_rule_for(category: str, network: Network) -> FeeRule | None:
     return min(rules, key=lambda rule: rule.network_id is None, default=None)
 
 
-def network_cost_usd_cents(network: Network) -> int:
+def _network_cost_usd_cents(network: Network) -> int:
     """Estimated on-chain cost of one return on the network (Network.options, else the family default)."""
     options = network.options or {}
     if "return_cost_usd_cents" in options:
@@ -49,7 +49,7 @@ def network_cost_usd_cents(network: Network) -> int:
 def fee_quote(*, category: str, network: Network, contract: str, amount: int) -> FeeQuote:
     """Quote the fee of recovering `amount` base units of an asset; integer arithmetic throughout."""
     value = price_source().usd_cents(network, contract, amount)
-    rule = fee_rule_for(category, network)
+    rule = _fee_rule_for(category, network)
     details: dict[str, Any] = {
         "category": category,
         "network": network.slug,
@@ -70,7 +70,7 @@ def fee_quote(*, category: str, network: Network, contract: str, amount: int) ->
         cap_usd_cents=rule.cap_usd_cents,
         free_below_usd_cents=rule.free_below_usd_cents,
     )
-    fee_amount = priced_fee(rule, network, amount, value, details) if value is not None else 0
+    fee_amount = _priced_fee(rule, network, amount, value, details) if value is not None else 0
     if value is None:
         # No USD price: flat fees, caps and network costs cannot be converted, so only the percentage applies.
         fee_amount = amount * rule.percent_bps // 10_000
@@ -82,12 +82,12 @@ def fee_quote(*, category: str, network: Network, contract: str, amount: int) ->
     return FeeQuote(fee_amount, value or 0, details)
 
 
-def priced_fee(rule: FeeRule, network: Network, amount: int, value: int, details: dict[str, Any]) -> int:
+def _priced_fee(rule: FeeRule, network: Network, amount: int, value: int, details: dict[str, Any]) -> int:
     if value < rule.free_below_usd_cents:
         details.update(fee_usd_cents=0, computation="value below the free threshold: no fee")
         return 0
     percent = value * rule.percent_bps // 10_000
-    cost = network_cost_usd_cents(network) if rule.include_network_cost else 0
+    cost = _network_cost_usd_cents(network) if rule.include_network_cost else 0
     fee_usd = rule.flat_usd_cents + percent + cost
     steps = f"{usd(rule.flat_usd_cents)} flat + {rule.percent_bps / 100:.2f}% ({usd(percent)})"
     steps += f" + network cost {usd(cost)}"
@@ -95,7 +95,7 @@ def priced_fee(rule: FeeRule, network: Network, amount: int, value: int, details
         fee_usd = rule.cap_usd_cents
         steps += f", capped at {usd(rule.cap_usd_cents)}"
     fee_usd = min(fee_usd, value)  # never more than what is recovered
-    details.update(percent_usd_cents=percent, network_cost_usd_cents=cost, fee_usd_cents=fee_usd)
+    details.update(percent_usd_cents=percent, _network_cost_usd_cents=cost, fee_usd_cents=fee_usd)
     details["computation"] = f"{steps} = {usd(fee_usd)}."
     # Converted at the quoted price, rounded down in the user's favour.
     return fee_usd * amount // value if value > 0 else 0

@@ -59,7 +59,7 @@ def quote_load(token: str, user: Any) -> dict[str, Any]:
     return data
 
 
-def facts_clean(category: str, facts: dict[str, Any]) -> dict[str, str]:
+def _facts_clean(category: str, facts: dict[str, Any]) -> dict[str, str]:
     """The extra facts a category needs, bounded in size."""
     cleaned = {
         k: str(facts.get(k) or "").strip() for k in ("note", "intended_network", "memo_used", "amount")
@@ -91,7 +91,7 @@ def claim_file(
     """Open a case from a quoted lookup; a deposit that already has an open case returns that case."""
     quote = quote_load(quote_token, user)
     network = Network.objects.get(slug=quote["network"])
-    facts = facts_clean(quote["category"], facts or {})
+    facts = _facts_clean(quote["category"], facts or {})
     if not accept_fee:
         raise UserError("fee_not_accepted", "Accept the fee quote to file the case.", "accept_fee")
     findings = claim_lookup(user=user, network=network, txid=quote["txid"])
@@ -148,7 +148,7 @@ def open_case(
     memo: str,
     facts: dict[str, str],
 ) -> Filed:
-    deposit = deposit_record(network, chosen, findings.confirmed)
+    deposit = _deposit_record(network, chosen, findings.confirmed)
     existing = open_case_of(network, chosen.transfer)
     if existing is not None:
         return duplicate(existing, user)
@@ -188,7 +188,7 @@ def open_case(
     return Filed(case, True, f"Case {case.short_ref} filed. We will e-mail you at every step.")
 
 
-def deposit_record(network: Network, chosen: FoundTransfer, confirmed: bool) -> Deposit:
+def _deposit_record(network: Network, chosen: FoundTransfer, confirmed: bool) -> Deposit:
     """The deposit row for the claimed transfer: the same row the scanner records (unique keys)."""
     columns = transfer_columns(chosen.transfer)
     keys = {key: columns.pop(key) for key in ("txid", "index", "sub_index")}

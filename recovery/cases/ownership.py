@@ -37,7 +37,7 @@ def sender_addresses(case: RecoveryCase) -> list[str]:
     return addresses + [a for a in deposit.senders or [] if a not in addresses]
 
 
-def default_method(case: RecoveryCase, address: str) -> str:
+def _default_method(case: RecoveryCase, address: str) -> str:
     if case.network.family == Family.EVM:
         return "eip191"
     try:
@@ -47,7 +47,7 @@ def default_method(case: RecoveryCase, address: str) -> str:
     return "bip322" if kind == "p2wpkh" else "legacy"
 
 
-def challenge_text(case: RecoveryCase, address: str, nonce: str, expires: Any) -> str:
+def _challenge_text(case: RecoveryCase, address: str, nonce: str, expires: Any) -> str:
     destination = case.refund_destination + (
         f" (memo {case.destination_memo})" if case.destination_memo else ""
     )
@@ -81,7 +81,7 @@ def challenge_issue(
         raise UserError("not_a_sender", "Choose the address the deposit was sent from.", "address")
     if not case.refund_destination:
         raise UserError("destination_required", "Set a refund destination first: the proof names it.")
-    method = method or default_method(case, address)
+    method = method or _default_method(case, address)
     if method not in METHODS.get(case.network.family, ()):
         raise UserError("invalid_method", "Choose a signing method this network supports.", "method")
     nonce = secrets.token_hex(16)
@@ -91,13 +91,13 @@ def challenge_issue(
         address=address,
         destination=case.refund_destination,
         nonce=nonce,
-        message=challenge_text(case, address, nonce, expires),
+        message=_challenge_text(case, address, nonce, expires),
         method=method,
         expires_at=expires,
     )
 
 
-def signature_check(challenge: OwnershipChallenge, network_slug: str, signature: str) -> None:
+def _signature_check(challenge: OwnershipChallenge, network_slug: str, signature: str) -> None:
     if challenge.method == "eip191":
         verify_eip191(challenge.address, challenge.message, signature)
         return
@@ -123,9 +123,9 @@ def challenge_answer(*, user: Any, case: RecoveryCase, nonce: str, signature: st
             raise UserError(
                 "unknown_challenge", "No such challenge for this case: request a new one.", "nonce"
             )
-        refuse_stale(challenge, case)
+        _refuse_stale(challenge, case)
         try:
-            signature_check(challenge, case.network.slug, signature)
+            _signature_check(challenge, case.network.slug, signature)
         except BadSignature as error:
             raise UserError(
                 "bad_signature",
@@ -149,7 +149,7 @@ def challenge_answer(*, user: Any, case: RecoveryCase, nonce: str, signature: st
     return case
 
 
-def refuse_stale(challenge: OwnershipChallenge, case: RecoveryCase) -> None:
+def _refuse_stale(challenge: OwnershipChallenge, case: RecoveryCase) -> None:
     if challenge.used_at is not None:
         raise UserError(
             "challenge_used", "This challenge was already used. Request a new one.", "nonce", status=409

@@ -46,7 +46,7 @@ def staff_actor(user: Any, action: str) -> Actor:
     return Actor.staff(user, ACTION_ROLES[action])
 
 
-def require_role(actor: Actor) -> None:
+def _require_role(actor: Actor) -> None:
     if not actor.holds_role():
         raise NotPermitted(f"{actor.display} does not hold the {actor.role} permission")
 
@@ -97,7 +97,7 @@ def case_propose_resolution(
     The checks and `case_propose` form one audited action: the undecorated proposal is called so a
     refusal is recorded once, not twice.
     """
-    require_role(actor)
+    _require_role(actor)
     with transaction.atomic():
         case = lock_case(case_id, expected_version)
         if resolution not in Resolution.values:

@@ -16,7 +16,7 @@ STOPPED_STATES = frozenset(
 )
 
 
-def target_for(category: str) -> timedelta:
+def _target_for(category: str) -> timedelta:
     policy = SlaPolicy.objects.filter(category=category).first()
     hours = policy.target_hours if policy else settings.SLA_DEFAULT_HOURS
     return timedelta(hours=hours)
@@ -24,7 +24,7 @@ def target_for(category: str) -> timedelta:
 
 def sla_start(case: RecoveryCase, now: datetime | None = None) -> None:
     """Set the due time of a new case (not saved here)."""
-    case.sla_due_at = (now or timezone.now()) + target_for(case.category)
+    case.sla_due_at = (now or timezone.now()) + _target_for(case.category)
 
 
 def sla_on_state_change(

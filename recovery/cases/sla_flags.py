@@ -53,11 +53,11 @@ def sla_policies_ensure() -> int:
     return created
 
 
-def warn_window(category: str, policies: dict[str, int]) -> timedelta:
+def _warn_window(category: str, policies: dict[str, int]) -> timedelta:
     return timedelta(hours=policies.get(category, settings.SLA_DEFAULT_WARN_HOURS))
 
 
-def flag_due(case: RecoveryCase, now: datetime, warn: timedelta) -> str:
+def _flag_due(case: RecoveryCase, now: datetime, warn: timedelta) -> str:
     if case.sla_due_at is None or case.sla_paused_at is not None or case.state in PAUSED_STATES:
         return case.sla_flag  # a paused clock keeps its flag until it runs again
     if now >= case.sla_due_at:
@@ -78,19 +78,19 @@ def sla_flag_cases(*, now: datetime | None = None) -> SlaFlagRun:
     run = SlaFlagRun()
     open_cases = RecoveryCase.objects.exclude(state__in=STOPPED_STATES).filter(sla_due_at__isnull=False)
     for case_id in open_cases.values_list("pk", flat=True).iterator():
-        escalated = flag_one(case_id, now, policies, run)
+        escalated = _flag_one(case_id, now, policies, run)
         if escalated is not None:
-            run.escalation_mails += escalation_mail(escalated)
+            run.escalation_mails += _escalation_mail(escalated)
     return run
 
 
 @transaction.atomic
-def flag_one(case_id: int, now: datetime, policies: dict[str, int], run: SlaFlagRun) -> RecoveryCase | None:
+def _flag_one(case_id: int, now: datetime, policies: dict[str, int], run: SlaFlagRun) -> RecoveryCase | None:
     """Update one case's flag; returns the case when it has just breached (to escalate after commit)."""
     case = RecoveryCase.objects.select_for_update().get(pk=case_id)
     if case.state in STOPPED_STATES:
         return None
-    flag = flag_due(case, now, warn_window(case.category, policies))
+    flag = _flag_due(case, now, _warn_window(case.category, policies))
     if flag == case.sla_flag:
         return None
     before, case.sla_flag = case.sla_flag, flag
@@ -101,7 +101,7 @@ def flag_one(case_id: int, now: datetime, policies: dict[str, int], run: SlaFlag
     getattr(run, {NEAR: "near", BREACHED: "breached", "": "cleared"}[flag]).append(case.pk)
     if flag != BREACHED:
         return None
-    approvers = approver_emails()
+    approvers = _approver_emails()
     event_record(
         case=case,
         kind="sla_escalated",
@@ -112,7 +112,7 @@ def flag_one(case_id: int, now: datetime, policies: dict[str, int], run: SlaFlag
     return case
 
 
-def approver_emails() -> list[str]:
+def _approver_emails() -> list[str]:
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     approvers = users.filter(
         Q(groups__permissions__codename="approve_case") | Q(user_permissions__codename="approve_case")
@@ -120,9 +120,9 @@ def approver_emails() -> list[str]:
     return sorted(set(approvers.values_list("email", flat=True)))
 
 
-def escalation_mail(case: RecoveryCase) -> int:
+def _escalation_mail(case: RecoveryCase) -> int:
     """One mail to all approvers about a breached case; a mail failure is logged, the flag stays."""
-    recipients = approver_emails()
+    recipients = _approver_emails()
     if not recipients:
         log.warning("sla breach with no approver to tell", extra={"case_id": case.pk})
         return 0

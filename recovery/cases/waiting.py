@@ -8,11 +8,11 @@ from recovery.cases.workflow import approvals_required, needs_refund_destination
 from recovery.models import DepositStatus, RecoveryCase, Refund, RefundState, Resolution, State
 
 
-def live_refund(case: RecoveryCase) -> Refund | None:
+def _live_refund(case: RecoveryCase) -> Refund | None:
     return Refund.objects.filter(case=case).order_by("-created_at").first()
 
 
-def deposit_confirming(case: RecoveryCase) -> bool:
+def _deposit_confirming(case: RecoveryCase) -> bool:
     return case.deposit is not None and case.deposit.status == DepositStatus.PENDING
 
 
@@ -27,7 +27,7 @@ def staff_waiting(case: RecoveryCase) -> str:
         if needs_refund_destination(case):
             who = "ask the user for one" if case.user_id else "the owner is unknown"
             return f"No refund destination yet ({who}): an on-chain return cannot be proposed."
-        if deposit_confirming(case):
+        if _deposit_confirming(case):
             return "The deposit is still confirming: an approved refund waits for its confirmation depth."
         return "Waiting for an agent to propose a resolution."
     if state == State.AWAITING_APPROVAL:
@@ -36,10 +36,10 @@ def staff_waiting(case: RecoveryCase) -> str:
     if state == State.APPROVED:
         if case.resolution == Resolution.ACCOUNT_CREDIT:
             return "Waiting for staff to credit the account and record it (Mark credited)."
-        if deposit_confirming(case):
+        if _deposit_confirming(case):
             return "Approved: the refund is queued once the deposit reaches its confirmation depth."
         return "Approved: the refund is being queued."
-    refund = live_refund(case)
+    refund = _live_refund(case)
     detail = f" ({refund.last_error})" if refund is not None and refund.last_error else ""
     if state == State.REFUND_QUEUED:
         return f"Refund queued: the executor signs and sends it{detail}."
@@ -59,9 +59,9 @@ def user_waiting(case: RecoveryCase) -> str:
         return "Set a refund address below: we cannot send your funds back until you do."
     if state == State.AWAITING_REVIEW and needs_refund_destination(case) and case.user_id:
         return "Support reviews the case. Set a refund address below so a return can be proposed."
-    if state == State.APPROVED and deposit_confirming(case):
+    if state == State.APPROVED and _deposit_confirming(case):
         return "Approved. The refund is queued as soon as your deposit has its confirmations."
-    refund = live_refund(case)
+    refund = _live_refund(case)
     if refund is None:
         return ""
     cooling = refund.state == RefundState.QUEUED and refund.last_error.startswith(COOLING_OFF)

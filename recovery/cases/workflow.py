@@ -91,34 +91,34 @@ def valid_approver_ids(case: RecoveryCase) -> set[int]:
 
 
 def approvals_complete(case: RecoveryCase) -> bool:
-    if case.origin == Origin.AUTO and case.proposed_by_id is None and auto_approved(case):
+    if case.origin == Origin.AUTO and case.proposed_by_id is None and _auto_approved(case):
         return True
     return len(valid_approver_ids(case)) >= approvals_required(case)
 
 
-def auto_approved(case: RecoveryCase) -> bool:
+def _auto_approved(case: RecoveryCase) -> bool:
     """An auto-detected case the return policy approved, for its current terms."""
     return case.events.filter(kind="auto_approve", data__terms=terms_digest(case)).exists()
 
 
-def require_not_proposer(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_not_proposer(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if case.proposed_by_id is not None and actor.user_id == case.proposed_by_id:
         raise FourEyesViolation("the proposer of a resolution can never approve it")
 
 
-def require_approvals(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_approvals(case: RecoveryCase, actor: Actor, reason: str) -> None:
     """Checked when approving and again when the decision is executed (refund queued, credit made)."""
     if not approvals_complete(case):
         have, need = len(valid_approver_ids(case)), approvals_required(case)
         raise ApprovalsIncomplete(f"{have} of {need} distinct approvals for the current terms")
 
 
-def require_reason_code(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_reason_code(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if reason not in REJECTION_REASONS:
         raise ReasonRequired("a rejection needs one of the standard reason codes")
 
 
-def require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if not case.resolution:
         raise GuardFailed("a proposal names a resolution (on-chain return or account credit)")
     if case.resolution == Resolution.ONCHAIN_RETURN and not (case.refund_destination and case.refund_amount):
@@ -130,20 +130,20 @@ def require_proposal(case: RecoveryCase, actor: Actor, reason: str) -> None:
         raise GuardFailed("the user has not confirmed the refund destination with their second factor")
 
 
-def require_onchain_return(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_onchain_return(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if case.resolution != Resolution.ONCHAIN_RETURN or case.deposit_id is None:
         raise GuardFailed("only an approved on-chain return of a recorded deposit can be queued")
 
 
-def require_credit(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_credit(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if case.resolution != Resolution.ACCOUNT_CREDIT:
         raise GuardFailed("only an approved account credit can be credited")
 
 
-def require_auto_origin(case: RecoveryCase, actor: Actor, reason: str) -> None:
+def _require_auto_origin(case: RecoveryCase, actor: Actor, reason: str) -> None:
     if case.origin != Origin.AUTO:
         raise GuardFailed("only auto-detected cases are approved by policy")
-    require_proposal(case, actor, reason)
+    _require_proposal(case, actor, reason)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def edge(name: str, *roles: Role, guards: tuple[Guard, ...] = ()) -> Edge:
     return Edge(name, frozenset(roles), guards)
 
 
-REJECT = edge("reject", APPROVER, guards=(require_reason_code,))
+REJECT = edge("reject", APPROVER, guards=(_require_reason_code,))
 CANCEL = edge("cancel", USER)
 REQUEST_INFO = edge("request_info", AGENT, APPROVER)
 
@@ -170,27 +170,27 @@ TRANSITIONS: dict[tuple[State, State], Edge] = {
     (S.SUBMITTED, S.REJECTED): REJECT,
     (S.VERIFYING, S.AWAITING_REVIEW): edge("verified", SYSTEM, AGENT),
     (S.VERIFYING, S.NEEDS_INFO): edge("request_info", SYSTEM, AGENT, APPROVER),
-    (S.VERIFYING, S.REJECTED): edge("reject", SYSTEM, APPROVER, guards=(require_reason_code,)),
-    (S.VERIFYING, S.APPROVED): edge("auto_approve", SYSTEM, guards=(require_auto_origin,)),
+    (S.VERIFYING, S.REJECTED): edge("reject", SYSTEM, APPROVER, guards=(_require_reason_code,)),
+    (S.VERIFYING, S.APPROVED): edge("auto_approve", SYSTEM, guards=(_require_auto_origin,)),
     (S.VERIFYING, S.CANCELLED): CANCEL,
     (S.NEEDS_INFO, S.VERIFYING): edge("info_provided", USER, AGENT, SYSTEM),
     (S.NEEDS_INFO, S.REJECTED): REJECT,
     (S.NEEDS_INFO, S.CANCELLED): CANCEL,
     (S.AWAITING_REVIEW, S.NEEDS_INFO): REQUEST_INFO,
-    (S.AWAITING_REVIEW, S.AWAITING_APPROVAL): edge("propose", AGENT, APPROVER, guards=(require_proposal,)),
+    (S.AWAITING_REVIEW, S.AWAITING_APPROVAL): edge("propose", AGENT, APPROVER, guards=(_require_proposal,)),
     (S.AWAITING_REVIEW, S.REJECTED): REJECT,
     (S.AWAITING_REVIEW, S.CANCELLED): CANCEL,
     (S.AWAITING_APPROVAL, S.APPROVED): edge(
-        "approve", APPROVER, guards=(require_not_proposer, require_approvals)
+        "approve", APPROVER, guards=(_require_not_proposer, _require_approvals)
     ),
     (S.AWAITING_APPROVAL, S.AWAITING_REVIEW): edge("withdraw_proposal", AGENT, APPROVER, SYSTEM),
     (S.AWAITING_APPROVAL, S.NEEDS_INFO): REQUEST_INFO,
     (S.AWAITING_APPROVAL, S.REJECTED): REJECT,
     (S.AWAITING_APPROVAL, S.CANCELLED): CANCEL,
     (S.APPROVED, S.REFUND_QUEUED): edge(
-        "queue_refund", SYSTEM, guards=(require_onchain_return, require_approvals)
+        "queue_refund", SYSTEM, guards=(_require_onchain_return, _require_approvals)
     ),
-    (S.APPROVED, S.CREDITED): edge("credit", SYSTEM, AGENT, guards=(require_credit, require_approvals)),
+    (S.APPROVED, S.CREDITED): edge("credit", SYSTEM, AGENT, guards=(_require_credit, _require_approvals)),
     (S.APPROVED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM, AGENT, APPROVER),
     # The user changed the destination before the refund was signed: the queued refund is cancelled.
     (S.REFUND_QUEUED, S.AWAITING_REVIEW): edge("terms_changed", SYSTEM),
@@ -306,7 +306,7 @@ def transition(
         step = TRANSITIONS.get((State(locked.state), to))
         if step is None:
             raise IllegalTransition(f"a case cannot go from {locked.state} to {to}")
-        check_actor(locked, actor, step)
+        _check_actor(locked, actor, step)
         for field, value in (changes or {}).items():
             setattr(locked, field, value)
         for guard in step.guards:
@@ -334,11 +334,11 @@ def transition(
     return locked
 
 
-def check_actor(case: RecoveryCase, actor: Actor, step: Edge) -> None:
-    require_actor(case, actor, step.roles, step.name)
+def _check_actor(case: RecoveryCase, actor: Actor, step: Edge) -> None:
+    _require_actor(case, actor, step.roles, step.name)
 
 
-def require_actor(case: RecoveryCase, actor: Actor, roles: frozenset[Role], what: str) -> None:
+def _require_actor(case: RecoveryCase, actor: Actor, roles: frozenset[Role], what: str) -> None:
     if actor.role not in roles:
         raise NotPermitted(f"{actor.role} may not {what} a case")
     if actor.role == Role.USER and (actor.user is None or actor.user.pk != case.user_id):
@@ -386,7 +386,7 @@ def case_edit(
         for field in changes:
             if field not in EDITABLE_FIELDS:
                 raise NotPermitted(f"a case's {field} changes only through the workflow")
-            require_actor(locked, actor, EDITABLE_FIELDS[field], f"change the {field} of")
+            _require_actor(locked, actor, EDITABLE_FIELDS[field], f"change the {field} of")
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.version += 1

@@ -27,7 +27,7 @@ class RowRejected(ValueError):
     pass
 
 
-def parse_row(row: dict[str, str]) -> DepositAddress:
+def _parse_row(row: dict[str, str]) -> DepositAddress:
     family = (row.get("family") or "").strip().lower()
     if family not in Family.values:
         raise RowRejected(f"unknown family {family!r} (expected one of {', '.join(Family.values)})")
@@ -53,7 +53,7 @@ def parse_row(row: dict[str, str]) -> DepositAddress:
     )
 
 
-def read_rows(stream: TextIO, report: ImportReport) -> Iterator[DepositAddress]:
+def _read_rows(stream: TextIO, report: ImportReport) -> Iterator[DepositAddress]:
     reader = csv.DictReader(stream)
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -63,7 +63,7 @@ def read_rows(stream: TextIO, report: ImportReport) -> Iterator[DepositAddress]:
         try:
             if None in row:
                 raise RowRejected("more fields than the header names")
-            yield parse_row(row)
+            yield _parse_row(row)
         except RowRejected as error:
             report.rejected.append((reader.line_num, str(error)))
 
@@ -86,7 +86,7 @@ def deposit_addresses_import(*, stream: TextIO, batch_size: int = BATCH_SIZE) ->
     """
     report = ImportReport()
     before = DepositAddress.objects.count()
-    for batch in batches(read_rows(stream, report), batch_size):
+    for batch in batches(_read_rows(stream, report), batch_size):
         DepositAddress.objects.bulk_create(batch, ignore_conflicts=True)
     report.inserted = DepositAddress.objects.count() - before
     report.already_present = report.read - len(report.rejected) - report.inserted

@@ -67,17 +67,17 @@ def network_scan(*, network_id: int, max_batches: int = 20) -> ScanReport:
             report.skipped = "another scanner holds this network's lock"
             return report
         chain = chain_for(network)
-        cursor = cursor_start(network, chain)
-        fork = reorg_fork_point(network, chain)
+        cursor = _cursor_start(network, chain)
+        fork = _reorg_fork_point(network, chain)
         if fork is not None:
-            cursor = deposits_orphan_above(network=network, fork=fork, report=report)
+            cursor = _deposits_orphan_above(network=network, fork=fork, report=report)
         watched = watched_addresses(network.family)
         head = chain.head()
         batch = int((network.options or {}).get("scan_batch", 500))
         for _ in range(max_batches):
 
             def record(result: ScanResult) -> None:
-                scan_result_record(network=network, result=result, report=report)
+                _scan_result_record(network=network, result=result, report=report)
 
             try:
                 moved = scan_stage(chain, watched, cursor, record, batch=batch, head=head)
@@ -91,7 +91,7 @@ def network_scan(*, network_id: int, max_batches: int = 20) -> ScanReport:
     return report
 
 
-def cursor_start(network: Network, chain: Chain) -> int:
+def _cursor_start(network: Network, chain: Chain) -> int:
     """The last scanned block; a new network starts at its configured start block or at the confirmed head."""
     existing = ScanCursor.objects.filter(network=network).first()
     if existing is not None:
@@ -102,7 +102,7 @@ def cursor_start(network: Network, chain: Chain) -> int:
     return cursor.last_block
 
 
-def reorg_fork_point(network: Network, chain: Chain) -> int | None:
+def _reorg_fork_point(network: Network, chain: Chain) -> int | None:
     """None if the newest stored block is still on the chain; else the highest stored block that is."""
     stored = list(ScannedBlock.objects.filter(network=network).order_by("-number")[:KEPT_BLOCK_HASHES])
     for position, block in enumerate(stored):
@@ -112,7 +112,7 @@ def reorg_fork_point(network: Network, chain: Chain) -> int | None:
 
 
 @transaction.atomic
-def deposits_orphan_above(*, network: Network, fork: int, report: ScanReport) -> int:
+def _deposits_orphan_above(*, network: Network, fork: int, report: ScanReport) -> int:
     """Mark deposits of blocks above the fork point orphaned and rewind the cursor to it."""
     orphaned = Deposit.objects.filter(network=network, block_number__gt=fork, status__in=LIVE_STATUSES)
     report.orphaned += orphaned.update(status=DepositStatus.ORPHANED)
@@ -124,20 +124,20 @@ def deposits_orphan_above(*, network: Network, fork: int, report: ScanReport) ->
 
 
 @transaction.atomic
-def scan_result_record(*, network: Network, result: ScanResult, report: ScanReport) -> None:
+def _scan_result_record(*, network: Network, result: ScanResult, report: ScanReport) -> None:
     """Record one scanned range: deposits (idempotently), block hashes and the cursor, in one transaction."""
-    check_continuity(network, result.blocks)
-    found_ids = deposits_record(network=network, transfers=result.transfers, report=report)
+    _check_continuity(network, result.blocks)
+    found_ids = _deposits_record(network=network, transfers=result.transfers, report=report)
     lost = Deposit.objects.filter(
         network=network, status=DepositStatus.PENDING, block_number__range=(result.first, result.last)
     ).exclude(pk__in=found_ids)
     report.orphaned += lost.update(status=DepositStatus.ORPHANED)
     report.skipped_items.extend(result.skipped)
-    blocks_store(network, result.blocks)
+    _blocks_store(network, result.blocks)
     ScanCursor.objects.filter(network=network).update(last_block=result.last, updated_at=timezone.now())
 
 
-def check_continuity(network: Network, blocks: tuple[BlockRef, ...]) -> None:
+def _check_continuity(network: Network, blocks: tuple[BlockRef, ...]) -> None:
     if not blocks:
         return
     previous = ScannedBlock.objects.filter(network=network, number=blocks[0].number - 1).first()
@@ -145,7 +145,7 @@ def check_continuity(network: Network, blocks: tuple[BlockRef, ...]) -> None:
         raise ReorgDetected(f"block {blocks[0].number} does not build on the stored block {previous.number}")
 
 
-def blocks_store(network: Network, blocks: tuple[BlockRef, ...]) -> None:
+def _blocks_store(network: Network, blocks: tuple[BlockRef, ...]) -> None:
     ScannedBlock.objects.bulk_create(
         [
             ScannedBlock(network=network, number=b.number, hash=b.hash, parent_hash=b.parent_hash)
@@ -161,19 +161,19 @@ def blocks_store(network: Network, blocks: tuple[BlockRef, ...]) -> None:
         ).delete()
 
 
-def deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report: ScanReport) -> list[int]:
+def _deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report: ScanReport) -> list[int]:
     """Create new deposit rows; confirm existing ones (from a user's claim, or re-mined after a reorg).
 
     Returns the ids of every deposit seen in this range.
     """
-    owners = deposit_owners(network, {t.recipient for t in transfers})
+    owners = _deposit_owners(network, {t.recipient for t in transfers})
     existing = {
         (d.txid, d.index, d.sub_index): d
         for d in Deposit.objects.filter(network=network, txid__in={t.txid for t in transfers})
     }
     listing = Listing.of(network)
-    internal = internal_senders(network)
-    top_up_txids = own_top_up_txids(network, {t.txid for t in transfers})
+    internal = _internal_senders(network)
+    top_up_txids = _own_top_up_txids(network, {t.txid for t in transfers})
     now = timezone.now()
     new_rows, seen_ids = [], []
     for transfer in transfers:
@@ -191,19 +191,19 @@ def deposits_record(*, network: Network, transfers: tuple[Transfer, ...], report
             continue
         row = existing.get((transfer.txid, transfer.index, transfer.sub_index))
         if row is not None:
-            deposit_reconfirm(row, transfer, now, report)
+            _deposit_reconfirm(row, transfer, now, report)
             seen_ids.append(row.pk)
             continue
-        new_rows.append(deposit_from(network, transfer, owner, listing, now))
-    created = deposits_insert(network, new_rows) if new_rows else []
+        new_rows.append(_deposit_from(network, transfer, owner, listing, now))
+    created = _deposits_insert(network, new_rows) if new_rows else []
     report.recorded += len(created)
     report.new_deposit_ids.extend(created)
     if created:
-        triage_on_commit(created)
+        _triage_on_commit(created)
     return seen_ids + created
 
 
-def deposits_insert(network: Network, rows: list[dict[str, Any]]) -> list[int]:
+def _deposits_insert(network: Network, rows: list[dict[str, Any]]) -> list[int]:
     """Insert new deposit rows and return their ids. On PostgreSQL through COPY: the ORM's per-field SQL
     building was most of the scanner's time. A row a user claim inserted meanwhile fails the range, which
     is then rescanned."""
@@ -216,13 +216,13 @@ def deposits_insert(network: Network, rows: list[dict[str, Any]]) -> list[int]:
         cursor.cursor.copy(f"COPY recovery_deposit ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row([copy_value(f, row[f.attname]) for f in fields])
+            copy.write_row([_copy_value(f, row[f.attname]) for f in fields])
     keys = {(row["txid"], row["index"], row["sub_index"]) for row in rows}
     inserted = Deposit.objects.filter(network=network, txid__in={row["txid"] for row in rows})
     return [pk for pk, *key in inserted.values_list("pk", "txid", "index", "sub_index") if tuple(key) in keys]
 
 
-def copy_value(field: models.Field, value: Any) -> Any:
+def _copy_value(field: models.Field, value: Any) -> Any:
     """A Python value as COPY takes it: JSON wrapped, base units as exact decimals."""
     if value is None:
         return None
@@ -233,7 +233,7 @@ def copy_value(field: models.Field, value: Any) -> Any:
     return value
 
 
-def internal_senders(network: Network) -> set[str]:
+def _internal_senders(network: Network) -> set[str]:
     """The exchange's own wallets whose payments to deposit addresses are not deposits (gas top-ups)."""
     if network.family != Family.EVM:
         return set()
@@ -242,7 +242,7 @@ def internal_senders(network: Network) -> set[str]:
     return {evm_signer().gas_wallet_address()}
 
 
-def own_top_up_txids(network: Network, txids: set[str]) -> set[str]:
+def _own_top_up_txids(network: Network, txids: set[str]) -> set[str]:
     """Which of these transactions are our gas top-up batches: their internal transfers come from the
     disperse contract, which anyone may also call to make a real deposit, so the sender alone cannot tell."""
     if network.family != Family.EVM or not txids:
@@ -252,12 +252,12 @@ def own_top_up_txids(network: Network, txids: set[str]) -> set[str]:
     return {txid.lower() for txid in batches.values_list("tx_hash", flat=True)}
 
 
-def triage_on_commit(deposit_ids: list[int]) -> None:
+def _triage_on_commit(deposit_ids: list[int]) -> None:
     """New deposits go to the return policy once they are committed (a lost message: the sweeper)."""
     send_on_commit(TRIAGE_TASK, deposit_ids)
 
 
-def deposit_owners(network: Network, recipients: set[str]) -> dict[str, int]:
+def _deposit_owners(network: Network, recipients: set[str]) -> dict[str, int]:
     """Deposit address ids by address: the exact check behind the watched set's digest hits."""
     owners: dict[str, int] = {}
     rows = DepositAddress.objects.filter(family=network.family, address__in=recipients).order_by("memo")
@@ -266,7 +266,7 @@ def deposit_owners(network: Network, recipients: set[str]) -> dict[str, int]:
     return owners
 
 
-def deposit_from(
+def _deposit_from(
     network: Network, transfer: Transfer, owner_id: int, listing: Listing, now
 ) -> dict[str, Any]:
     """A new deposit row as field values (building model instances cost more than writing them)."""
@@ -291,7 +291,7 @@ def deposit_from(
     )
 
 
-def deposit_reconfirm(row: Deposit, transfer: Transfer, now, report: ScanReport) -> None:
+def _deposit_reconfirm(row: Deposit, transfer: Transfer, now, report: ScanReport) -> None:
     if row.status == DepositStatus.CONFIRMED and row.block_hash == (transfer.block_hash or ""):
         return
     row.status = DepositStatus.CONFIRMED

@@ -107,13 +107,13 @@ def policy_decide(deposit: Deposit) -> Decision:
         return Decision(Disposition.MANUAL_REVIEW, f"token on the deny list: {rule.reason}", value)
     if value > settings.AUTO_RETURN_LIMIT_USD_CENTS:
         return Decision(Disposition.MANUAL_REVIEW, "above the auto-return limit", value)
-    problem = sender_problem(deposit)
+    problem = _sender_problem(deposit)
     if problem:
         return Decision(Disposition.MANUAL_REVIEW, problem, value)
     return Decision(Disposition.AUTO_RETURN, "eligible for auto-return to the sender", value)
 
 
-def sender_problem(deposit: Deposit) -> str:
+def _sender_problem(deposit: Deposit) -> str:
     """Why the sender is not a safe automatic destination ('' when it is)."""
     if deposit.network.family == Family.BITCOIN and (not deposit.sender or len(deposit.senders) > 1):
         return "several input addresses (a coinjoin or a batch): whose coins they were is unclear"
@@ -132,7 +132,7 @@ def sender_problem(deposit: Deposit) -> str:
     return ""
 
 
-def owner_of(address: DepositAddress | None):
+def _owner_of(address: DepositAddress | None):
     if address is None:
         return None
     profile = UserProfile.objects.filter(account_ref=address.owner_ref).select_related("user").first()
@@ -160,7 +160,7 @@ def deposit_triage(*, deposit_id: int) -> Decision | None:
         deposit.disposition, deposit.disposition_reason = decision.disposition, decision.reason[:200]
         deposit.save(update_fields=["disposition", "disposition_reason"])
         if decision.disposition in (Disposition.AUTO_RETURN, Disposition.MANUAL_REVIEW):
-            auto_case_open(deposit, decision)
+            _auto_case_open(deposit, decision)
     log.info(
         "deposit triaged: %s (%s)", decision.disposition, decision.reason, extra={"deposit_id": deposit_id}
     )
@@ -184,14 +184,14 @@ def deposits_triage(*, deposit_ids: list[int]) -> int:
     return decided
 
 
-def auto_case_open(deposit: Deposit, decision: Decision) -> None:
+def _auto_case_open(deposit: Deposit, decision: Decision) -> None:
     case = case_file(
         origin=Origin.AUTO,
         category=CATEGORY_OF.get(DepositClass(deposit.classification), Category.UNSUPPORTED_TOKEN),
         network=deposit.network,
         txid=deposit.txid,
         actor=POLICY,
-        user=owner_of(deposit.deposit_address),
+        user=_owner_of(deposit.deposit_address),
         deposit=deposit,
         claim={"detected": True, "policy": decision.reason},
         value_usd_cents=decision.value_usd_cents,

@@ -22,14 +22,14 @@ class ChainNotConfigured(ChainError):
     """The network has no RPC endpoint in this deployment."""
 
 
-def rpc_url_for(network: Network) -> str:
+def _rpc_url_for(network: Network) -> str:
     """`RPC_URL_<SLUG>` from the environment (secrets stay out of the database), else the stored URL."""
     variable = "RPC_URL_" + network.slug.upper().replace("-", "_")
     return os.environ.get(variable) or network.rpc_url
 
 
 def chain_for(network: Network) -> Chain:
-    url = rpc_url_for(network)
+    url = _rpc_url_for(network)
     if not url:
         raise ChainNotConfigured(
             f"no RPC endpoint configured for {network.slug} (set RPC_URL_{network.slug.upper()})"
@@ -37,7 +37,7 @@ def chain_for(network: Network) -> Chain:
     key = (network.slug, url)
     with _lock:
         if key not in _chains:
-            _chains[key] = build_chain(network, url)
+            _chains[key] = _build_chain(network, url)
         return _chains[key]
 
 
@@ -47,9 +47,9 @@ def forget_chains() -> None:
         _chains.clear()
 
 
-def build_chain(network: Network, url: str) -> Chain:
+def _build_chain(network: Network, url: str) -> Chain:
     if network.family == Family.EVM:
-        return EvmChain(evm_config(network, url))
+        return EvmChain(_evm_config(network, url))
     if network.family == Family.BITCOIN:
         parts = urlparse(url)
         bare = urlunparse(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
@@ -58,7 +58,7 @@ def build_chain(network: Network, url: str) -> Chain:
     raise ChainNotConfigured(f"unknown family {network.family}")
 
 
-def evm_config(network: Network, url: str) -> EvmNetworkConfig:
+def _evm_config(network: Network, url: str) -> EvmNetworkConfig:
     options = network.options or {}
     listed = ListedAsset.objects.filter(network=network, enabled=True).exclude(contract="")
     return EvmNetworkConfig(

@@ -40,7 +40,7 @@ UNKNOWN = -1
 # --- what is measured ---------------------------------------------------------------------------
 
 
-def scan_families(*, timeout: float) -> list[Metric]:
+def _scan_families(*, timeout: float) -> list[Metric]:
     """Per scanned network: the chain head now, the scan cursor, and the blocks between them.
 
     The head is asked of the node at scrape time (the scanner does not store the head it saw), all networks
@@ -49,7 +49,7 @@ def scan_families(*, timeout: float) -> list[Metric]:
     """
     networks = list(Network.objects.filter(scan_enabled=True).order_by("slug"))
     cursors = dict(ScanCursor.objects.filter(network__in=networks).values_list("network_id", "last_block"))
-    heads = chain_heads(networks, timeout=timeout)
+    heads = _chain_heads(networks, timeout=timeout)
     by_network = ["network"]
     head = GaugeMetricFamily(
         "recovery_chain_head_block",
@@ -76,7 +76,7 @@ def scan_families(*, timeout: float) -> list[Metric]:
     return [head, cursor, depth, lag]
 
 
-def chain_heads(networks: Sequence[Network], *, timeout: float) -> dict[int, int]:
+def _chain_heads(networks: Sequence[Network], *, timeout: float) -> dict[int, int]:
     if not networks:
         return {}
     heads: dict[int, int] = {}
@@ -131,7 +131,7 @@ def queue_depths(
     return depths, True
 
 
-def broker_families() -> list[Metric]:
+def _broker_families() -> list[Metric]:
     depths, up = queue_depths(
         broker_url=str(app.conf.broker_url),
         transport_options=dict(app.conf.broker_transport_options or {}),
@@ -147,7 +147,7 @@ def broker_families() -> list[Metric]:
     return [broker, depth]
 
 
-def state_families() -> list[Metric]:
+def _state_families() -> list[Metric]:
     cases = GaugeMetricFamily("recovery_cases", "Recovery cases by state.", labels=["state"])
     counted = dict(
         RecoveryCase.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
@@ -161,7 +161,7 @@ def state_families() -> list[Metric]:
     return [cases, refunds]
 
 
-def refund_time_family() -> Metric:
+def _refund_time_family() -> Metric:
     """Histogram of confirmed refunds' confirmed_at - deposit.detected_at, counted by the database."""
     took = ExpressionWrapper(F("confirmed_at") - F("deposit__detected_at"), output_field=DurationField())
     confirmed = Refund.objects.filter(state=RefundState.CONFIRMED, confirmed_at__isnull=False).annotate(
@@ -183,10 +183,10 @@ class RecoveryCollector:
     """Everything /metrics shows, computed when it is scraped."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from scan_families(timeout=settings.METRICS_HEAD_TIMEOUT_SECONDS)
-        yield from broker_families()
-        yield from state_families()
-        yield refund_time_family()
+        yield from _scan_families(timeout=settings.METRICS_HEAD_TIMEOUT_SECONDS)
+        yield from _broker_families()
+        yield from _state_families()
+        yield _refund_time_family()
 
 
 def metrics_text() -> str:

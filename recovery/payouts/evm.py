@@ -56,7 +56,7 @@ class Plan:
     fees: Fees
 
 
-def refund_call(refund: Refund, value_for_native: int = 0) -> Call:
+def _refund_call(refund: Refund, value_for_native: int = 0) -> Call:
     token = refund.contract
     if refund.standard == TokenStandard.ERC20:
         return erc20_transfer(token, refund.destination, refund.amount)
@@ -75,7 +75,7 @@ def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
         if value <= 0:
             raise RefundBlocked("the native amount does not cover the gas of returning it", human=True)
         return Plan(native_transfer(refund.destination, value), NATIVE_GAS, fees)
-    call = refund_call(refund)
+    call = _refund_call(refund)
     return Plan(call, estimate_refund_gas(chain.rpc, refund.sender, call), fees)
 
 
@@ -128,10 +128,10 @@ def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: 
 
 
 def attempt_store(refund: Refund, signed: SignedTx, unsigned: EvmUnsigned) -> None:
-    attempt_record(refund, signed, fee_cap=unsigned.fee_cap, unsigned=unsigned_to_json(unsigned))
+    attempt_record(refund, signed, fee_cap=unsigned.fee_cap, unsigned=_unsigned_to_json(unsigned))
 
 
-def unsigned_to_json(unsigned: EvmUnsigned) -> dict:
+def _unsigned_to_json(unsigned: EvmUnsigned) -> dict:
     fees = unsigned.fees
     return {
         "key": unsigned.key,
@@ -149,7 +149,7 @@ def unsigned_to_json(unsigned: EvmUnsigned) -> dict:
     }
 
 
-def unsigned_from_json(fields: dict) -> EvmUnsigned:
+def _unsigned_from_json(fields: dict) -> EvmUnsigned:
     def number(name: str) -> int | None:
         return None if fields.get(name) is None else int(fields[name])
 
@@ -172,7 +172,7 @@ def unsigned_from_json(fields: dict) -> EvmUnsigned:
 def refund_bump_locked(refund: Refund, chain: EvmChain, network: Network) -> SignedTx:
     """A same-nonce replacement with higher fees, stored as a new attempt before it is sent."""
     last = refund.attempt_rows.order_by("-number").first()
-    previous = unsigned_from_json(last.unsigned)
+    previous = _unsigned_from_json(last.unsigned)
     floor = current_fees(chain.rpc, eip1559=previous.fees.is_eip1559)
     bumped = bump_fees(previous, floor=floor)
     if refund.standard == TokenStandard.NATIVE:  # a native refund pays its gas out of the amount

@@ -24,7 +24,7 @@ def parse(spec: str) -> dict[str, str]:
     return points
 
 
-def should_die(name: str, mode: str, key: str) -> bool:
+def _should_die(name: str, mode: str, key: str) -> bool:
     if mode != "once":
         return random.random() < float(mode)
     folder = os.environ.get("RECOVERY_FAILPOINT_DIR")
@@ -40,7 +40,7 @@ def should_die(name: str, mode: str, key: str) -> bool:
 
 def failpoint(name: str, key: object = "") -> None:
     points = parse(settings.RECOVERY_FAILPOINTS)
-    if name not in points or not should_die(name, points[name], str(key)):
+    if name not in points or not _should_die(name, points[name], str(key)):
         return
     trail = os.environ.get("RECOVERY_FAILPOINT_LOG")
     if trail:

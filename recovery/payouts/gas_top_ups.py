@@ -54,7 +54,7 @@ class TopUpBlocked(Exception):
 
 def top_up_request(refund: Refund, network: Network, chain: EvmChain, need: int, balance: int) -> GasTopUp:
     """The refund's top-up, filed as pending if it has none (or its earlier one was cancelled)."""
-    batchable = disperse_contract(network) is not None and account_exists(chain, refund.sender, balance)
+    batchable = disperse_contract(network) is not None and _account_exists(chain, refund.sender, balance)
     fields = {"network": network, "recipient": refund.sender, "amount": need, "batchable": batchable}
     top_up, created = GasTopUp.objects.get_or_create(refund=refund, defaults=fields)
     if not created and top_up.state == GasTopUpState.CANCELLED:
@@ -82,7 +82,7 @@ def disperse_contract(network: Network) -> str | None:
     return (network.options or {}).get("gas_disperse") or None
 
 
-def account_exists(chain: EvmChain, address: str, balance: int) -> bool:
+def _account_exists(chain: EvmChain, address: str, balance: int) -> bool:
     """Not empty (EIP-161): it holds coin or has sent a transaction (deposit addresses hold no code)."""
     return balance > 0 or chain.nonce(address) > 0
 
@@ -114,15 +114,15 @@ def batches_sign(network: Network, chain: EvmChain, *, batchable: bool = True) -
             .order_by("pk")[: settings.GAS_TOP_UP_BATCH_MAX]
         )
         if disperse is not None and len(pending) > 1:
-            batches = disperse_or_singles(pending, network, chain, fees)
+            batches = _disperse_or_singles(pending, network, chain, fees)
         else:
-            batches = [batch_sign([top_up], network, chain, fees) for top_up in pending]
+            batches = [_batch_sign([top_up], network, chain, fees) for top_up in pending]
     for batch in batches:
         failpoint("after_top_up_commit", batch.pk)
     return batches
 
 
-def disperse_or_singles(
+def _disperse_or_singles(
     group: list[GasTopUp], network: Network, chain: EvmChain, fees: Fees
 ) -> list[GasTopUpBatch]:
     """One disperse batch; if the node says it would revert, a plain transfer each (one bad address then
@@ -136,11 +136,11 @@ def disperse_or_singles(
         gas = estimate_refund_gas(chain.rpc, gas_wallet, call)
     except RefundWouldRevert as exc:
         log.error("the disperse batch would revert (%s): one transfer per address instead", exc)
-        return [batch_sign([top_up], network, chain, fees) for top_up in group]
-    return [batch_sign(group, network, chain, fees, call=call, gas=gas)]
+        return [_batch_sign([top_up], network, chain, fees) for top_up in group]
+    return [_batch_sign(group, network, chain, fees, call=call, gas=gas)]
 
 
-def batch_sign(
+def _batch_sign(
     group: list[GasTopUp],
     network: Network,
     chain: EvmChain,
@@ -189,14 +189,14 @@ def batch_follow(batch: GasTopUpBatch, chain: EvmChain) -> None:
             GasTopUpBatch.objects.filter(pk=batch.pk, state="signed").update(state="broadcast")
         return
     if receipt.status == TxStatus.SUCCESS:
-        batch_settle(batch, "confirmed", GasTopUpState.CONFIRMED, receipt.fee_paid)
+        _batch_settle(batch, "confirmed", GasTopUpState.CONFIRMED, receipt.fee_paid)
     elif receipt.status == TxStatus.FAILED:
-        batch_settle(batch, "failed", GasTopUpState.FAILED, receipt.fee_paid)
+        _batch_settle(batch, "failed", GasTopUpState.FAILED, receipt.fee_paid)
         raise TopUpBlocked(f"the gas top-up batch {batch.tx_hash} failed on-chain", human=True)
 
 
 @transaction.atomic
-def batch_settle(batch: GasTopUpBatch, state: str, top_up_state: str, fee_paid: int | None) -> None:
+def _batch_settle(batch: GasTopUpBatch, state: str, top_up_state: str, fee_paid: int | None) -> None:
     now = timezone.now()
     GasTopUpBatch.objects.filter(pk=batch.pk, state__in=["signed", "broadcast"]).update(
         state=state, fee_paid=fee_paid, confirmed_at=now

@@ -173,23 +173,23 @@ def reconcile_network(network: Network) -> ReconcileReport:
     report = ReconcileReport(network.slug, network.family)
     # Counts first, records second (see the module docstring). An account whose first refund is signed
     # in between is not counted in this run: the next run checks it.
-    accounts = {a.lower(): a for a in sending_accounts(network)}
-    counts = transaction_counts(rpc, accounts)
+    accounts = {a.lower(): a for a in _sending_accounts(network)}
+    counts = _transaction_counts(rpc, accounts)
     refunds = list(Refund.objects.filter(network=network).prefetch_related("attempt_rows").order_by("pk"))
     batches = list(
         GasTopUpBatch.objects.filter(network=network).annotate(top_ups_total=Sum("top_ups__amount"))
     )
     hashes = {a.tx_hash for r in refunds for a in r.attempt_rows.all()} | {r.tx_hash for r in refunds}
     hashes |= {b.tx_hash for b in batches}
-    mined = mined_transactions(rpc, sorted(h for h in hashes if h))
+    mined = _mined_transactions(rpc, sorted(h for h in hashes if h))
 
     covered: dict[tuple[str, int], list[str]] = defaultdict(list)
     for refund in refunds:
-        report.discrepancies += refund_check(refund, mined, counts, covered, report)
+        report.discrepancies += _refund_check(refund, mined, counts, covered, report)
     report.discrepancies += double_payments(refunds, mined, report)
     for batch in batches:
-        report.discrepancies += batch_check(batch, mined, covered, report)
-    report.discrepancies += nonce_gaps(rpc, accounts, counts, covered)
+        report.discrepancies += _batch_check(batch, mined, covered, report)
+    report.discrepancies += _nonce_gaps(rpc, accounts, counts, covered)
 
     report.accounts = len(counts)
     report.transactions = sum(counts.values())
@@ -202,7 +202,7 @@ def reconcile_network(network: Network) -> ReconcileReport:
 # --- reading the chain -------------------------------------------------------------------------------
 
 
-def sending_accounts(network: Network) -> set[str]:
+def _sending_accounts(network: Network) -> set[str]:
     """Deposit addresses with a signed refund, accounts we took a nonce for, and the gas wallet."""
     signed = Refund.objects.filter(network=network).filter(Q(nonce__isnull=False) | Q(attempts__gt=0))
     accounts = set(signed.values_list("sender", flat=True))
@@ -216,14 +216,14 @@ def sending_accounts(network: Network) -> set[str]:
     return set(by_lower.values())
 
 
-def transaction_counts(rpc: JsonRpc, accounts: Iterable[str]) -> dict[str, int]:
+def _transaction_counts(rpc: JsonRpc, accounts: Iterable[str]) -> dict[str, int]:
     """Mined transactions per account (its next nonce), keyed by the lowercase address."""
     ordered = sorted({a.lower() for a in accounts})
     calls = [("eth_getTransactionCount", [a, "latest"]) for a in ordered]
     return {a: int(n, 16) for a, n in zip(ordered, batched(rpc, calls), strict=True)}
 
 
-def mined_transactions(rpc: JsonRpc, txids: Sequence[str]) -> dict[str, Mined]:
+def _mined_transactions(rpc: JsonRpc, txids: Sequence[str]) -> dict[str, Mined]:
     """The given transactions that are in a block, by lowercase txid (pending and unknown ones left out)."""
     receipts = batched(rpc, [("eth_getTransactionReceipt", [t]) for t in txids])
     found = [(t, r) for t, r in zip(txids, receipts, strict=True) if r is not None and r.get("blockNumber")]
@@ -256,7 +256,7 @@ def batched(rpc: JsonRpc, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[An
 # --- the checks ------------------------------------------------------------------------------------
 
 
-def refund_check(
+def _refund_check(
     refund: Refund,
     mined: dict[str, Mined],
     counts: dict[str, int],
@@ -345,7 +345,7 @@ def double_payments(
     return found
 
 
-def batch_check(
+def _batch_check(
     batch: GasTopUpBatch,
     mined: dict[str, Mined],
     covered: dict[tuple[str, int], list[str]],
@@ -382,7 +382,7 @@ def batch_check(
     return found
 
 
-def nonce_gaps(
+def _nonce_gaps(
     rpc: JsonRpc,
     accounts: dict[str, str],
     counts: dict[str, int],
@@ -404,7 +404,7 @@ def nonce_gaps(
             txid = ""
             if lookups > 0:
                 lookups -= 1
-                txid = txid_by_sender_and_nonce(rpc, shown, nonce)
+                txid = _txid_by_sender_and_nonce(rpc, shown, nonce)
                 if txid is None:  # the node has no such index: stop asking
                     lookups, txid = 0, ""
             detail = "a transaction left this account that no refund or gas top-up of ours records"
@@ -412,7 +412,7 @@ def nonce_gaps(
     return found
 
 
-def txid_by_sender_and_nonce(rpc: JsonRpc, account: str, nonce: int) -> str | None:
+def _txid_by_sender_and_nonce(rpc: JsonRpc, account: str, nonce: int) -> str | None:
     """The transaction at (account, nonce) where the node indexes it (Otterscan API: anvil, Erigon, Reth);
     "" when it does not know it, None when the node has no such method."""
     try:

@@ -68,23 +68,23 @@ def refund_queue(*, case_id: int) -> Refund:
         key_index=deposit.deposit_address.derivation_index if deposit.deposit_address else None,
         value_usd_cents=price_source().usd_cents(case.network, deposit.contract, case.refund_amount) or 0,
     )
-    enqueue_advance(refund.pk)
+    _enqueue_advance(refund.pk)
     return refund
 
 
-def payout_for(network) -> ModuleType:
+def _payout_for(network) -> ModuleType:
     """The family's payout module: refund_plan, funding_ready, refund_sign_locked, received_amount."""
     return {Family.EVM: evm, Family.BITCOIN: bitcoin}[network.family]
 
 
-def stored_bytes(refund: Refund) -> SignedTx:
+def _stored_bytes(refund: Refund) -> SignedTx:
     """The signed transaction exactly as stored before it was first sent."""
     return SignedTx(
         raw=bytes.fromhex(refund.raw_tx), txid=refund.tx_hash, nonce=refund.nonce, sender=refund.sender
     )
 
 
-def enqueue_advance(refund_id: int, countdown: float | None = None) -> None:
+def _enqueue_advance(refund_id: int, countdown: float | None = None) -> None:
     send_on_commit(ADVANCE_TASK, refund_id, countdown=countdown)
 
 
@@ -92,29 +92,29 @@ def refund_advance(*, refund_id: int, redelivered: bool = False) -> float | None
     """Take the refund one step further. Returns the seconds until the next step, None when it is done."""
     Refund.objects.filter(pk=refund_id).update(updated_at=timezone.now())  # alive: the sweeper leaves it be
     refund = Refund.objects.select_related("network", "case", "deposit").get(pk=refund_id)
-    if redelivered and crash_count_exceeded(refund):
+    if redelivered and _crash_count_exceeded(refund):
         return None
     step = {
-        RefundState.QUEUED: step_sign,
-        RefundState.SIGNED: step_send,
-        RefundState.BROADCAST: step_track,
+        RefundState.QUEUED: _step_sign,
+        RefundState.SIGNED: _step_send,
+        RefundState.BROADCAST: _step_track,
     }.get(RefundState(refund.state))
     if step is None:
         return None
     try:
         return step(refund)
     except RefundWouldRevert as revert:
-        refund_needs_review(refund, f"the token refuses the transfer (estimate reverts): {revert}")
+        _refund_needs_review(refund, f"the token refuses the transfer (estimate reverts): {revert}")
         return None
     except RefundBlocked as blocked:
         if blocked.human:
-            refund_needs_review(refund, str(blocked))
+            _refund_needs_review(refund, str(blocked))
             return None
         Refund.objects.filter(pk=refund.pk).update(last_error=str(blocked))
         return WAIT_UNCLEAR * 6
 
 
-def crash_count_exceeded(refund: Refund) -> bool:
+def _crash_count_exceeded(refund: Refund) -> bool:
     """Count a redelivery (the last worker died holding the message); too many go to a human."""
     Refund.objects.filter(pk=refund.pk).update(deliveries=F("deliveries") + 1)
     refund.refresh_from_db(fields=["deliveries", "state"])
@@ -123,7 +123,7 @@ def crash_count_exceeded(refund: Refund) -> bool:
         RefundState.SIGNED,
         RefundState.BROADCAST,
     ):
-        refund_needs_review(refund, f"the refund task died {refund.deliveries} times")
+        _refund_needs_review(refund, f"the refund task died {refund.deliveries} times")
         return True
     return False
 
@@ -149,29 +149,29 @@ def signing_guards(refund: Refund) -> None:
         )
     if refund.key_index is None:
         raise RefundBlocked("the deposit address has no derivation index: its key is unknown", human=True)
-    usable, reason = auto_destination_usable(case) if returns_to_sender(case) else destination_usable(case)
+    usable, reason = _auto_destination_usable(case) if _returns_to_sender(case) else destination_usable(case)
     if not usable:
         # Only a cooling-off settles with time; anything else (an unconfirmed destination, a screening
         # hit since approval, a whitelist rule) needs a person.
         raise RefundBlocked(reason, human=not reason.startswith(COOLING_OFF))
 
 
-def returns_to_sender(case: RecoveryCase) -> bool:
+def _returns_to_sender(case: RecoveryCase) -> bool:
     """An auto-return to the deposit's own sender: the policy chose it, no user confirmed it."""
     return case.origin == Origin.AUTO and case.refund_destination == case.deposit.sender
 
 
-def auto_destination_usable(case: RecoveryCase) -> tuple[bool, str]:
+def _auto_destination_usable(case: RecoveryCase) -> tuple[bool, str]:
     sanctioned = ScreenedAddress.objects.filter(
         family=case.network.family, address__iexact=case.refund_destination, kind=ScreeningKind.SANCTIONED
     )
     return (False, "the sender is on the sanctions / deny list") if sanctioned.exists() else (True, "ok")
 
 
-def step_sign(refund: Refund) -> float | None:
+def _step_sign(refund: Refund) -> float | None:
     signing_guards(refund)
     chain = chain_for(refund.network)
-    payout = payout_for(refund.network)
+    payout = _payout_for(refund.network)
     plan = payout.refund_plan(refund, chain, refund.network)
     if not payout.funding_ready(refund, chain, refund.network, plan):
         return WAIT_TOP_UP
@@ -191,22 +191,22 @@ def step_sign(refund: Refund) -> float | None:
 # --- signed -> broadcast ---------------------------------------------------------------------------
 
 
-def step_send(refund: Refund) -> float | None:
+def _step_send(refund: Refund) -> float | None:
     chain = chain_for(refund.network)
-    result = chain.broadcast(stored_bytes(refund))
+    result = chain.broadcast(_stored_bytes(refund))
     failpoint("after_broadcast", refund.pk)
     if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
-        refund_mark_broadcast(refund)
+        _refund_mark_broadcast(refund)
         return WAIT_RECEIPT
     if result.outcome == BroadcastOutcome.REJECTED:
-        refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
+        _refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
         return None
     if chain.receipt(refund.tx_hash) is not None:  # mined or in the pool after all
-        refund_mark_broadcast(refund)
+        _refund_mark_broadcast(refund)
         return WAIT_RECEIPT
     Refund.objects.filter(pk=refund.pk).update(unclear_sends=F("unclear_sends") + 1, last_error=result.detail)
     if refund.unclear_sends + 1 >= settings.REFUND_MAX_UNCLEAR_SENDS:
-        refund_needs_review(
+        _refund_needs_review(
             refund, f"broadcast stayed unclear {refund.unclear_sends + 1} times: {result.detail}"
         )
         return None
@@ -214,7 +214,7 @@ def step_send(refund: Refund) -> float | None:
 
 
 @transaction.atomic
-def refund_mark_broadcast(refund: Refund) -> None:
+def _refund_mark_broadcast(refund: Refund) -> None:
     moved = Refund.objects.filter(pk=refund.pk, state=RefundState.SIGNED).update(
         state=RefundState.BROADCAST, broadcast_at=timezone.now()
     )
@@ -225,7 +225,7 @@ def refund_mark_broadcast(refund: Refund) -> None:
 # --- broadcast -> confirmed / failed ---------------------------------------------------------------
 
 
-def step_track(refund: Refund) -> float | None:
+def _step_track(refund: Refund) -> float | None:
     chain = chain_for(refund.network)
     receipts = [(a, chain.receipt(a.tx_hash)) for a in refund.attempt_rows.order_by("-number")]
     mined = [(a, r) for a, r in receipts if r is not None and r.status in (TxStatus.SUCCESS, TxStatus.FAILED)]
@@ -234,18 +234,18 @@ def step_track(refund: Refund) -> float | None:
         if receipt.confirmations < refund.network.confirmations:
             return WAIT_RECEIPT
         failpoint("after_receipt", refund.pk)
-        refund_settle(refund, attempt.tx_hash, receipt, chain)
+        _refund_settle(refund, attempt.tx_hash, receipt, chain)
         return None
     if any(r is not None for _, r in receipts):  # pending in the pool
         if refund.network.family == Family.EVM and evm.bump_due(refund):
-            refund_bump(refund, chain)
+            _refund_bump(refund, chain)
         return WAIT_RECEIPT
     # No node knows any attempt (dropped from the pool): send the latest stored bytes again.
-    chain.broadcast(stored_bytes(refund))
+    chain.broadcast(_stored_bytes(refund))
     return WAIT_UNCLEAR
 
 
-def refund_bump(refund: Refund, chain) -> None:
+def _refund_bump(refund: Refund, chain) -> None:
     with transaction.atomic():
         locked = Refund.objects.select_for_update(skip_locked=True).filter(
             pk=refund.pk, state=RefundState.BROADCAST, attempts=refund.attempts
@@ -256,11 +256,11 @@ def refund_bump(refund: Refund, chain) -> None:
         evm.refund_bump_locked(claimed, chain, claimed.network)
         claimed.state = RefundState.BROADCAST
         claimed.save(update_fields=["state"])
-    chain.broadcast(stored_bytes(Refund.objects.get(pk=refund.pk)))
+    chain.broadcast(_stored_bytes(Refund.objects.get(pk=refund.pk)))
 
 
 @transaction.atomic
-def refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
+def _refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
     """Record the mined attempt's outcome once (compare-and-swap on the state), and move the case."""
     refund.tx_hash = tx_hash
     if receipt.status == TxStatus.FAILED:
@@ -273,7 +273,7 @@ def refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
         if moved:
             transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
         return
-    received = payout_for(refund.network).received_amount(chain, refund)
+    received = _payout_for(refund.network).received_amount(chain, refund)
     moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
         state=RefundState.CONFIRMED,
         tx_hash=tx_hash,
@@ -291,7 +291,7 @@ def refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
 
 
 @transaction.atomic
-def refund_needs_review(refund: Refund, reason: str) -> None:
+def _refund_needs_review(refund: Refund, reason: str) -> None:
     moved = (
         Refund.objects.filter(pk=refund.pk)
         .exclude(

@@ -64,19 +64,19 @@ def parse_month(text: str) -> date:
     return date(year, month, 1)
 
 
-def month_bounds(month: date) -> tuple[datetime, datetime]:
+def _month_bounds(month: date) -> tuple[datetime, datetime]:
     """[first instant, first instant of the next month) in UTC, the zone the figures are published in."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
-def case_kind(case: RecoveryCase) -> str:
+def _case_kind(case: RecoveryCase) -> str:
     """Manual: filed by a user, or any human approved it. Auto: detected and returned with no human."""
     return MANUAL if case.origin == Origin.USER or case.has_human_approval else AUTO
 
 
-def case_value(case: RecoveryCase) -> int | None:
+def _case_value(case: RecoveryCase) -> int | None:
     """USD cents that reached the user, or None if nothing prices it.
 
     A refund counts at its value when it was made; when that was not recorded (0), at the pricing
@@ -94,8 +94,8 @@ def case_value(case: RecoveryCase) -> int | None:
     return price_source().usd_cents(case.network, contract, case.refund_amount)
 
 
-def resolved_cases(month: date):
-    start, end = month_bounds(month)
+def _resolved_cases(month: date):
+    start, end = _month_bounds(month)
     return (
         RecoveryCase.objects.filter(state__in=RESOLVED_STATES, closed_at__gte=start, closed_at__lt=end)
         .select_related("network", "deposit")
@@ -114,11 +114,11 @@ def resolved_cases(month: date):
 def report_build(*, month: date) -> MonthlyReport:
     """The figures of one month, one line per kind, network and category."""
     lines: dict[tuple[str, str, str], ReportLine] = {}
-    for case in resolved_cases(month).iterator(chunk_size=500):
-        key = (case_kind(case), case.network.slug, case.category)
+    for case in _resolved_cases(month).iterator(chunk_size=500):
+        key = (_case_kind(case), case.network.slug, case.category)
         line = lines.setdefault(key, ReportLine(*key))
         line.cases += 1
-        value = case_value(case)
+        value = _case_value(case)
         if value is None:
             line.unpriced += 1
         else:

@@ -60,7 +60,7 @@ def queue_cases(
         cases = cases.filter(network__slug=network)
     if origin:
         cases = cases.filter(origin=origin)
-    cases = filter_sla(cases, sla)
+    cases = _filter_sla(cases, sla)
     if min_usd_cents is not None:
         cases = cases.filter(value_usd_cents__gte=min_usd_cents)
     if max_usd_cents is not None:
@@ -76,7 +76,7 @@ def queue_cases(
     return cases.order_by("sla_due_at", "created_at")
 
 
-def filter_sla(cases: QuerySet[RecoveryCase], sla: str) -> QuerySet[RecoveryCase]:
+def _filter_sla(cases: QuerySet[RecoveryCase], sla: str) -> QuerySet[RecoveryCase]:
     if sla == "paused":
         return cases.filter(sla_paused_at__isnull=False)
     if sla in ("near", "breached"):
@@ -155,7 +155,7 @@ class ChainProbe:
     note: str = ""
 
 
-def chain_probe(network: Network, destination: str) -> ChainProbe:
+def _chain_probe(network: Network, destination: str) -> ChainProbe:
     """Ask the chain for its head and whether the destination holds code; an unreachable chain is a note."""
     probe = ChainProbe()
     try:
@@ -176,19 +176,19 @@ def case_evidence(case_id: int) -> CaseFile:
     case = RecoveryCase.objects.select_related("network", "deposit", "user", "assignee", "proposed_by").get(
         pk=case_id
     )
-    probe = chain_probe(case.network, case.refund_destination)
+    probe = _chain_probe(case.network, case.refund_destination)
     return CaseFile(
         case=case,
-        chain=chain_evidence(case, probe),
-        screening=destination_screening(case, probe),
-        duplicates=duplicates_of(case),
+        chain=_chain_evidence(case, probe),
+        screening=_destination_screening(case, probe),
+        duplicates=_duplicates_of(case),
         timeline=list(case.events.select_related("actor").order_by("seq")),
-        approval=approval_status(case),
+        approval=_approval_status(case),
         net_amount=(case.deposit.amount - case.fee_amount) if case.deposit else None,
     )
 
 
-def chain_evidence(case: RecoveryCase, probe: ChainProbe) -> ChainEvidence:
+def _chain_evidence(case: RecoveryCase, probe: ChainProbe) -> ChainEvidence:
     deposit = case.deposit
     transfers = list(
         Deposit.objects.filter(network=case.network, txid__iexact=case.txid).order_by("index", "sub_index")
@@ -199,7 +199,7 @@ def chain_evidence(case: RecoveryCase, probe: ChainProbe) -> ChainEvidence:
     return evidence
 
 
-def destination_screening(case: RecoveryCase, probe: ChainProbe) -> DestinationScreening:
+def _destination_screening(case: RecoveryCase, probe: ChainProbe) -> DestinationScreening:
     address = case.refund_destination
     hits = (
         list(ScreenedAddress.objects.filter(family=case.network.family, address__iexact=address))
@@ -216,7 +216,7 @@ def destination_screening(case: RecoveryCase, probe: ChainProbe) -> DestinationS
     )
 
 
-def duplicates_of(case: RecoveryCase) -> list[Duplicate]:
+def _duplicates_of(case: RecoveryCase) -> list[Duplicate]:
     """Other cases of the same user, transaction, deposit, refund destination or sending address."""
     combined = Q(network=case.network, txid__iexact=case.txid)
     if case.user_id:
@@ -229,10 +229,10 @@ def duplicates_of(case: RecoveryCase) -> list[Duplicate]:
     if sender:
         combined |= Q(deposit__sender__iexact=sender)
     others = RecoveryCase.objects.filter(combined).exclude(pk=case.pk).select_related("network", "deposit")
-    return [Duplicate(other, shared_with(case, other)) for other in others.order_by("-created_at")[:50]]
+    return [Duplicate(other, _shared_with(case, other)) for other in others.order_by("-created_at")[:50]]
 
 
-def shared_with(case: RecoveryCase, other: RecoveryCase) -> list[str]:
+def _shared_with(case: RecoveryCase, other: RecoveryCase) -> list[str]:
     sender = case.deposit.sender.lower() if case.deposit and case.deposit.sender else ""
     checks = (
         ("same transaction", other.network_id == case.network_id and other.txid.lower() == case.txid.lower()),
@@ -251,7 +251,7 @@ def shared_with(case: RecoveryCase, other: RecoveryCase) -> list[str]:
     return [label for label, hit in checks if hit]
 
 
-def approval_status(case: RecoveryCase) -> ApprovalStatus:
+def _approval_status(case: RecoveryCase) -> ApprovalStatus:
     digest = terms_digest(case)
     return ApprovalStatus(
         needed=approvals_required(case),
