@@ -121,3 +121,14 @@ def test_every_route_and_beat_entry_names_a_registered_task():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert set(settings.CELERY_TASK_ROUTES) <= set(app.tasks)
     assert scheduled <= set(app.tasks)
+
+
+def test_money_leaves_through_one_door():
+    """Only recovery/payouts/signing.py asks a signer to sign (it re-checks a refund's approved terms)."""
+    signing_calls = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.glob("recovery/**/*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sign"
+    ]
+    assert set(signing_calls) == {"recovery/payouts/signing.py"}

@@ -16,8 +16,8 @@ from chains.bitcoin.signer import KeyChain, SpendInput, UnsignedBitcoinTx
 from recovery.models import Network, Refund
 from recovery.onchain.signers import bitcoin_signer
 from recovery.payouts.attempts import attempt_record
-from recovery.payouts.evm import RefundBlocked
 from recovery.payouts.failpoints import failpoint
+from recovery.payouts.signing import RefundBlocked, refund_sign
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def refund_sign_locked(refund: Refund, chain: BitcoinChain, network: Network, pl
         )
     except RefundRefused as refused:
         raise RefundBlocked(str(refused), human=True) from refused
-    signed = signer.sign(unsigned)
+    signed = refund_sign(refund, unsigned)
     failpoint("after_sign", refund.pk)
     attempt_store(refund, signed, unsigned)
     return signed

@@ -31,22 +31,14 @@ from recovery.models import (
     Refund,
     TokenStandard,
 )
-from recovery.onchain.signers import evm_signer
 from recovery.payouts import gas_top_ups
 from recovery.payouts.attempts import attempt_record
 from recovery.payouts.failpoints import failpoint
 from recovery.payouts.nonces import nonce_take
+from recovery.payouts.signing import RefundBlocked, refund_sign
 
 log = logging.getLogger(__name__)
 NATIVE_GAS = 21_000
-
-
-class RefundBlocked(Exception):
-    """The refund must not be signed now; `human` says whether it waits for a person or just for time."""
-
-    def __init__(self, reason: str, *, human: bool) -> None:
-        super().__init__(reason)
-        self.human = human
 
 
 @dataclass(frozen=True)
@@ -119,7 +111,7 @@ def refund_sign_locked(refund: Refund, chain: EvmChain, network: Network, plan: 
     unsigned = unsigned_tx(
         plan.call, key=refund.key_index, nonce=nonce, gas=plan.gas, fees=plan.fees, chain_id=network.chain_id
     )
-    signed = evm_signer().sign(unsigned)
+    signed = refund_sign(refund, unsigned)
     if signed.sender != refund.sender:
         raise RefundBlocked(f"key index {refund.key_index} does not derive {refund.sender}", human=True)
     failpoint("after_sign", refund.pk)
@@ -180,7 +172,7 @@ def refund_bump_locked(refund: Refund, chain: EvmChain, network: Network) -> Sig
         if value <= 0:
             raise RefundBlocked("a fee bump would cost more than the native amount", human=True)
         bumped = dataclasses.replace(bumped, value=value)
-    signed = evm_signer().sign(bumped)
+    signed = refund_sign(refund, bumped)
     attempt_store(refund, signed, bumped)
     return signed
 

@@ -40,6 +40,7 @@ from recovery.models import GasTopUp, GasTopUpBatch, GasTopUpState, Network, Ref
 from recovery.onchain.signers import evm_signer
 from recovery.payouts.failpoints import failpoint
 from recovery.payouts.nonces import nonce_take
+from recovery.payouts.signing import gas_top_up_sign
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def _batch_sign(
         chain_nonce=lambda: chain.nonce(gas_wallet),
     )
     unsigned = unsigned_tx(call, key=GAS_WALLET, nonce=nonce, gas=gas, fees=fees, chain_id=network.chain_id)
-    signed = signer.sign(unsigned)
+    signed = gas_top_up_sign(network, unsigned)
     batch = GasTopUpBatch.objects.create(
         network=network,
         sender=gas_wallet,

@@ -38,8 +38,8 @@ from recovery.models import (
 from recovery.onchain.pricing import price_source
 from recovery.onchain.registry import chain_for
 from recovery.payouts import bitcoin, evm
-from recovery.payouts.evm import RefundBlocked
 from recovery.payouts.failpoints import failpoint
+from recovery.payouts.signing import RefundBlocked
 
 log = logging.getLogger(__name__)
 ADVANCE_TASK = "recovery.tasks.refund_advance"
