@@ -1,0 +1,1 @@
+"""Management commands: set-up, import, inspection, reconciliation and the demo, each calling services."""

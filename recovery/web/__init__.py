@@ -1,1 +1,2 @@
-"""User pages: filing and following recovery cases."""
+"""User pages: filing and following recovery cases. Thin: each page calls one service or selector of
+cases/ or accounts/."""
