@@ -286,6 +286,9 @@ def _deposit_from(
         status=DepositStatus.CONFIRMED,
         disposition="",
         disposition_reason="",
+        triage_error="",
+        triage_attempts=0,
+        triage_after=None,
         detected_at=now,
         confirmed_at=now,
     )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from chains.base import ChainError, TransientChainError
 from recovery.audit.roles import Actor
@@ -39,6 +42,7 @@ from recovery.onchain.pricing import price_source
 from recovery.onchain.registry import chain_for
 
 log = logging.getLogger(__name__)
+TRIAGE_BACKOFF_MAX = timedelta(hours=1)
 POLICY = Actor.system("auto-return policy")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 # Gas of a refund from a deposit address: the gas wallet's top-up plus the token transfer itself.
@@ -158,7 +162,8 @@ def deposit_triage(*, deposit_id: int) -> Decision | None:
             else policy_decide(deposit)
         )
         deposit.disposition, deposit.disposition_reason = decision.disposition, decision.reason[:200]
-        deposit.save(update_fields=["disposition", "disposition_reason"])
+        deposit.triage_error = ""
+        deposit.save(update_fields=["disposition", "disposition_reason", "triage_error"])
         if decision.disposition in (Disposition.AUTO_RETURN, Disposition.MANUAL_REVIEW):
             _auto_case_open(deposit, decision)
     log.info(
@@ -168,20 +173,35 @@ def deposit_triage(*, deposit_id: int) -> Decision | None:
 
 
 def deposits_triage(*, deposit_ids: list[int]) -> int:
-    """Triage each deposit on its own: one that fails is logged and left undecided (the sweeper tries it
-    again) and never keeps the others of the batch from being decided. A transient chain error is raised
-    once the rest are done, so the task retries the batch (deciding is idempotent)."""
+    """Triage each deposit on its own: one that fails is parked with its error (staff see it on the
+    dashboard; it is tried again with backoff) and never keeps the others of the batch from being decided.
+    A transient chain error is raised once the rest are done, so the task retries the batch (deciding is
+    idempotent)."""
     decided, transient = 0, None
     for deposit_id in deposit_ids:
         try:
             decided += deposit_triage(deposit_id=deposit_id) is not None
         except TransientChainError as error:
             transient = error
-        except Exception:
-            log.exception("deposit triage failed", extra={"deposit_id": deposit_id})
+        except Exception as error:
+            log.exception("deposit triage failed: parked", extra={"deposit_id": deposit_id})
+            deposit_triage_park(deposit_id=deposit_id, error=error)
     if transient is not None:
         raise transient
     return decided
+
+
+def deposit_triage_park(*, deposit_id: int, error: Exception) -> None:
+    """Record why triage failed and when to try again: 1, 2, 4 ... minutes, at most TRIAGE_BACKOFF_MAX."""
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().filter(pk=deposit_id, disposition="").first()
+        if deposit is None:
+            return
+        deposit.triage_attempts += 1
+        wait = min(timedelta(minutes=2 ** (deposit.triage_attempts - 1)), TRIAGE_BACKOFF_MAX)
+        deposit.triage_after = timezone.now() + wait
+        deposit.triage_error = f"{type(error).__name__}: {error}"[:2000]
+        deposit.save(update_fields=["triage_attempts", "triage_after", "triage_error"])
 
 
 def _auto_case_open(deposit: Deposit, decision: Decision) -> None:
@@ -215,9 +235,12 @@ def _auto_case_open(deposit: Deposit, decision: Decision) -> None:
 
 
 def deposits_awaiting_triage() -> list[int]:
-    """Confirmed deposits nobody decided on (their triage message was lost): for the sweeper."""
-    return list(
-        Deposit.objects.filter(status=DepositStatus.CONFIRMED, disposition="").values_list("pk", flat=True)[
-            :1000
-        ]
-    )
+    """Confirmed deposits nobody decided on (their message was lost, or they are parked and due again)."""
+    undecided = Deposit.objects.filter(status=DepositStatus.CONFIRMED, disposition="")
+    due = undecided.filter(Q(triage_after__isnull=True) | Q(triage_after__lte=timezone.now()))
+    return list(due.order_by("pk").values_list("pk", flat=True)[:1000])
+
+
+def deposits_parked() -> QuerySet[Deposit]:
+    """Deposits whose triage failed and is waiting to be tried again: for staff and /metrics."""
+    return Deposit.objects.filter(disposition="", triage_attempts__gt=0).select_related("network")

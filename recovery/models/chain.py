@@ -151,6 +151,12 @@ class Deposit(models.Model):
     detected_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
+    # Triage that failed (a bug, a value the policy cannot handle): parked with its error for staff to
+    # see, and tried again with backoff; the other deposits go on.
+    triage_error = models.TextField(blank=True)
+    triage_attempts = models.PositiveIntegerField(default=0)
+    triage_after = models.DateTimeField(null=True, blank=True, help_text="Not tried again before this.")
+
     class Meta:
         constraints = [
             models.UniqueConstraint(

@@ -33,6 +33,22 @@ class StaticPriceTable:
         return amount * price.usd_micros_per_unit // (10**price.decimals * 10**4)
 
 
+# The largest USD value anything holds: $10 trillion, far above any deposit and well inside a bigint.
+# A token amount up to 2**256-1 at any price is worth at most this: spam or a bug, never money to act on.
+MAX_USD_CENTS = 10**15
+
+
+class CappedPrices:
+    """The configured price source, its values capped at MAX_USD_CENTS so no column can overflow."""
+
+    def __init__(self, source: PriceSource) -> None:
+        self.source = source
+
+    def usd_cents(self, network: Network, contract: str, amount: int) -> int | None:
+        value = self.source.usd_cents(network, contract, amount)
+        return None if value is None else min(value, MAX_USD_CENTS)
+
+
 @cache
 def price_source() -> PriceSource:
-    return import_string(settings.PRICE_SOURCE)()
+    return CappedPrices(import_string(settings.PRICE_SOURCE)())

@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 
 from chains.base import ChainError
 from recovery.celery import app
+from recovery.deposits.triage import deposits_parked
 from recovery.models import Network, RecoveryCase, Refund, RefundState, ScanCursor, State
 from recovery.onchain.registry import chain_for
 
@@ -158,7 +159,11 @@ def _state_families() -> list[Metric]:
     counted = dict(Refund.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
     for state in RefundState.values:
         refunds.add_metric([state], counted.get(state, 0))
-    return [cases, refunds]
+    parked = GaugeMetricFamily(
+        "recovery_deposits_triage_parked", "Deposits whose triage failed, waiting to be tried again."
+    )
+    parked.add_metric([], deposits_parked().count())
+    return [cases, refunds, parked]
 
 
 def _refund_time_family() -> Metric:

@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from recovery.cases.workflow import approvals_required, terms_digest, valid_approver_ids
+from recovery.deposits.triage import deposits_parked
 from recovery.models import (
     CLOSED_STATES,
     Approval,
@@ -281,6 +282,7 @@ class Dashboard:
     paused: int
     open_total: int
     oldest_breaches: list[RecoveryCase]
+    parked_deposits: list[Deposit]
 
 
 def dashboard_figures(now: datetime | None = None) -> Dashboard:
@@ -307,6 +309,7 @@ def dashboard_figures(now: datetime | None = None) -> Dashboard:
         oldest_breaches=list(
             open_cases.filter(sla_flag="breached").select_related("network").order_by("sla_due_at")[:10]
         ),
+        parked_deposits=list(deposits_parked().order_by("triage_after")[:50]),
     )
 
 
