@@ -64,6 +64,22 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadLog:
+    """A log with a transfer topic whose shape no standard decoder reads, that mentions a watched address
+    (in a topic or a data word): money may have arrived that nobody can see. Kept raw for a person."""
+
+    txid: str
+    index: int
+    block_number: int | None
+    block_hash: str | None
+    contract: str
+    topics: tuple[str, ...]
+    data: str
+    mentions: tuple[str, ...]  # the watched addresses it names, lowercase
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class BlockRef:
     number: int
     hash: str
@@ -79,6 +95,7 @@ class ScanResult:
     blocks: tuple[BlockRef, ...]
     transfers: tuple[Transfer, ...]
     skipped: tuple[str, ...] = ()  # reasons for logs or outputs that could not be decoded
+    unread: tuple[UnreadLog, ...] = ()  # of those, the ones that mention a watched address
 
 
 @dataclass(frozen=True, slots=True)

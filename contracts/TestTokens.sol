@@ -130,3 +130,26 @@ contract RevertingToken is TestToken {
         revert("transfers disabled");
     }
 }
+
+/// A pre-standard ERC-20 (as some 2015-2016 tokens are): its Transfer event indexes nothing, so the log
+/// has the Transfer topic alone and from, to and value in its data. Some NFTs emit the same shape.
+contract LegacyToken {
+    mapping(address => uint256) public balanceOf;
+    string public constant symbol = "OLD";
+    uint8 public constant decimals = 18;
+
+    event Transfer(address from, address to, uint256 value);
+
+    function mint(address to, uint256 value) external {
+        balanceOf[to] += value;
+        emit Transfer(address(0), to, value);
+    }
+
+    function transfer(address to, uint256 value) external returns (bool) {
+        require(balanceOf[msg.sender] >= value, "balance");
+        balanceOf[msg.sender] -= value;
+        balanceOf[to] += value;
+        emit Transfer(msg.sender, to, value);
+        return true;
+    }
+}

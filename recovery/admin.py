@@ -73,6 +73,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(m.UnreadTransferLog)
+class UnreadTransferLogAdmin(ReadOnlyAdmin):
+    list_display = ("network", "txid", "index", "contract", "reason", "seen_at")
+    list_filter = ("network",)
+    search_fields = ("txid", "contract")
+
+
 @admin.register(m.RecoveryCase)
 class RecoveryCaseAdmin(ReadOnlyAdmin):
     list_display = (

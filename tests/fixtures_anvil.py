@@ -35,6 +35,7 @@ DEPLOYMENTS: dict[str, tuple[str, tuple[Any, ...]]] = {
     "Forwarder": ("Forwarder", ()),
     "BadLogEmitter": ("BadLogEmitter", ()),
     "GasDisperse": ("GasDisperse", ()),
+    "LegacyToken": ("LegacyToken", ()),
 }
 FEE_TOKEN_BPS = 100
 

@@ -132,3 +132,20 @@ def _decode_batch(topics: list[str], data: str, data_bytes: int) -> list[Decoded
         DecodedTransfer(Standard.ERC1155, sender, recipient, value, token_id, sub_index=i)
         for i, (token_id, value) in enumerate(zip(ids, values, strict=True))
     ]
+
+
+def decode_unindexed_transfer(topics: list[str], data: str) -> DecodedTransfer:
+    """A pre-standard ERC-20 Transfer(address,address,uint256) with nothing indexed: the topic alone, then
+    from, to and value as three data words. Only for contracts known to emit it: some NFTs share the shape."""
+    if len(topics) != 1 or topics[0] != TRANSFER_TOPIC or len(data) != 2 + 3 * 64:
+        raise MalformedLog(
+            f"not an unindexed Transfer: {len(topics)} topics, {(len(data) - 2) // 2} data bytes"
+        )
+    sender, recipient = (topic_address("0x" + data[2 + i * 64 : 2 + (i + 1) * 64]) for i in (0, 1))
+    return DecodedTransfer(Standard.ERC20, sender, recipient, _word(data, 2), None)
+
+
+def mentioned_addresses(topics: list[str], data: str) -> list[str]:
+    """Every 32-byte word of the topics and data that is shaped like an address (12 zero bytes first)."""
+    words = [*topics[1:], *("0x" + data[i : i + 64] for i in range(2, len(data) - 63, 64))]
+    return ["0x" + word[26:].lower() for word in words if len(word) == 66 and not word[2:26].strip("0")]

@@ -23,6 +23,7 @@ from chains.base import (
     TxLookup,
     TxNotFound,
     TxStatus,
+    UnreadLog,
     WatchedAddresses,
 )
 from chains.evm.abi import (
@@ -31,6 +32,8 @@ from chains.evm.abi import (
     DecodedTransfer,
     MalformedLog,
     decode_transfer_log,
+    decode_unindexed_transfer,
+    mentioned_addresses,
     to_checksum,
 )
 from chains.evm.abi import normalize_address as _normalize_address
@@ -103,7 +106,8 @@ class EvmChain:
             "eth_getLogs",
             [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [list(TRANSFER_TOPICS)]}],
         )
-        transfers = self._log_transfers(logs, is_watched, skipped)
+        unread: list[UnreadLog] = []
+        transfers = self._log_transfers(logs, is_watched, skipped, unread)
         blocks = self._fetch_blocks(first, last)
         refs = tuple(BlockRef(int(b["number"], 16), b["hash"], b["parentHash"]) for b in blocks)
         _check_same_fork(refs, logs)
@@ -113,10 +117,14 @@ class EvmChain:
                 transfers += self._internal_native(
                     self.rpc.call("trace_block", [hex(ref.number)]), is_watched
                 )
-        return ScanResult(first, last, refs, tuple(transfers), tuple(skipped))
+        return ScanResult(first, last, refs, tuple(transfers), tuple(skipped), tuple(unread))
 
     def _log_transfers(
-        self, logs: Iterable[dict[str, Any]], is_watched: IsWatched, skipped: list[str]
+        self,
+        logs: Iterable[dict[str, Any]],
+        is_watched: IsWatched,
+        skipped: list[str],
+        unread: list[UnreadLog],
     ) -> list[Transfer]:
         found: list[Transfer] = []
         network = self.network
@@ -138,15 +146,24 @@ class EvmChain:
             ):
                 continue
             try:
-                decoded = decode_transfer_log(topics, log["data"])
+                decoded = self._decode(log)
             except (MalformedLog, ValueError) as exc:
                 where = f"{log.get('transactionHash')} log {_int(log.get('logIndex'))} {log.get('address')}"
                 skipped.append(f"{where}: {exc}")
+                mentions = tuple(a for a in mentioned_addresses(topics, log["data"]) if is_watched(a))
+                if mentions:
+                    unread.append(_unread_log(log, mentions, str(exc)))
                 continue
             for item in decoded:
                 if is_watched(item.recipient):
                     found.append(_log_transfer(network, log, item))
         return found
+
+    def _decode(self, log: dict[str, Any]) -> list[DecodedTransfer]:
+        """By the log's shape, or as the unindexed Transfer for the contracts known to emit it."""
+        if len(log["topics"]) == 1 and log["address"].lower() in self.config.unindexed_transfer_tokens:
+            return [decode_unindexed_transfer(log["topics"], log["data"])]
+        return decode_transfer_log(log["topics"], log["data"])
 
     def _fetch_blocks(self, first: int, last: int) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
@@ -215,7 +232,7 @@ class EvmChain:
         confirmations = max(0, self.head() - number + 1)
         if receipt.get("status") != "0x1":
             return TxLookup(self.network, txid, TxStatus.FAILED, number, receipt["blockHash"], confirmations)
-        transfers = self._log_transfers(receipt["logs"], is_watched, [])
+        transfers = self._log_transfers(receipt["logs"], is_watched, [], [])
         if _moves_value(tx, is_watched):
             transfers.insert(0, _native_transfer(self.network, tx, receipt["blockHash"]))
         if self.config.traces:
@@ -328,6 +345,20 @@ def _log_transfer(network: str, log: dict[str, Any], item: DecodedTransfer) -> T
         amount=item.amount,
         contract=to_checksum(log["address"][2:].lower()),
         token_id=item.token_id,
+    )
+
+
+def _unread_log(log: dict[str, Any], mentions: tuple[str, ...], reason: str) -> UnreadLog:
+    return UnreadLog(
+        txid=log["transactionHash"],
+        index=int(log["logIndex"], 16),
+        block_number=_int(log.get("blockNumber")),
+        block_hash=log.get("blockHash"),
+        contract=to_checksum(log["address"][2:].lower()),
+        topics=tuple(log["topics"]),
+        data=log["data"],
+        mentions=mentions,
+        reason=reason[:200],
     )
 
 

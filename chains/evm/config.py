@@ -24,6 +24,8 @@ class EvmNetworkConfig:
     native_symbol: str
     native_decimals: int = 18
     listed_tokens: frozenset[str] = field(default_factory=frozenset)  # EIP-55 contracts the exchange credits
+    # Contracts known to emit the pre-standard Transfer with nothing indexed (the token rules say which).
+    unindexed_transfer_tokens: frozenset[str] = field(default_factory=frozenset)
     traces: bool = False  # does the node serve trace_block / debug_traceBlockByNumber for internal transfers
     max_batch_blocks: int = 500  # the most blocks one eth_getLogs may ask for (providers cap this)
     rpc_url: str = ""
@@ -32,6 +34,8 @@ class EvmNetworkConfig:
         if self.chain_id <= 0 or self.confirmations < 0 or self.max_batch_blocks < 1:
             raise ValueError(f"invalid EVM network config for {self.name}")
         object.__setattr__(self, "listed_tokens", frozenset(normalize_address(a) for a in self.listed_tokens))
+        unindexed = frozenset(a.lower() for a in self.unindexed_transfer_tokens)
+        object.__setattr__(self, "unindexed_transfer_tokens", unindexed)
 
     def replace(self, **changes: object) -> EvmNetworkConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

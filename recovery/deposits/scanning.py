@@ -11,7 +11,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from chains.base import BlockRef, Chain, ScanResult, Transfer
+from chains.base import BlockRef, Chain, ScanResult, Transfer, UnreadLog
 from chains.scan import scan_stage
 from recovery.celery import send_on_commit
 from recovery.deposits.locks import advisory_lock
@@ -25,6 +25,7 @@ from recovery.models import (
     Network,
     ScanCursor,
     ScannedBlock,
+    UnreadTransferLog,
 )
 from recovery.models.chain import transfer_columns
 from recovery.models.fields import BaseUnitsField
@@ -54,6 +55,7 @@ class ScanReport:
     orphaned: int = 0
     rewound_to: int | None = None
     not_ours: int = 0
+    unread: int = 0  # logs naming our addresses that no decoder reads: recorded for staff
     skipped_items: list[str] = field(default_factory=list)
     new_deposit_ids: list[int] = field(default_factory=list)
 
@@ -133,8 +135,34 @@ def _scan_result_record(*, network: Network, result: ScanResult, report: ScanRep
     ).exclude(pk__in=found_ids)
     report.orphaned += lost.update(status=DepositStatus.ORPHANED)
     report.skipped_items.extend(result.skipped)
+    report.unread += _unread_logs_record(network, result.unread)
     _blocks_store(network, result.blocks)
     ScanCursor.objects.filter(network=network).update(last_block=result.last, updated_at=timezone.now())
+
+
+def _unread_logs_record(network: Network, logs: tuple[UnreadLog, ...]) -> int:
+    """Keep every log that names our addresses but cannot be read, so nothing arrives unseen."""
+    for log_ in logs:
+        _, created = UnreadTransferLog.objects.get_or_create(
+            network=network,
+            txid=log_.txid,
+            index=log_.index,
+            defaults={
+                "block_number": log_.block_number,
+                "contract": log_.contract,
+                "topics": list(log_.topics),
+                "data": log_.data,
+                "mentions": list(log_.mentions),
+                "reason": log_.reason,
+            },
+        )
+        if created:
+            log.warning(
+                "a transfer log to our address could not be read: %s",
+                log_.reason,
+                extra={"network": network.slug, "txid": log_.txid, "contract": log_.contract},
+            )
+    return len(logs)
 
 
 def _check_continuity(network: Network, blocks: tuple[BlockRef, ...]) -> None:

@@ -23,6 +23,7 @@ from recovery.models.chain import (
     ScanCursor,
     ScannedBlock,
     TokenStandard,
+    UnreadTransferLog,
 )
 from recovery.models.events import GENESIS_HASH, CaseEvent, EventChainHead, Notification
 from recovery.models.policy import (
@@ -86,6 +87,7 @@ __all__ = [
     "TokenRule",
     "TokenRuleKind",
     "TokenStandard",
+    "UnreadTransferLog",
     "UserDestination",
     "UserProfile",
 ]

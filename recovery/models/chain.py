@@ -201,6 +201,31 @@ class ScannedBlock(models.Model):
         return f"{self.network.slug} #{self.number}"
 
 
+class UnreadTransferLog(models.Model):
+    """A log with a transfer topic that no decoder reads and that names one of our deposit addresses:
+    money may have arrived that nobody can see. Kept raw for a person to classify (a `legacy` token
+    rule makes the scanner and claims read such a contract's logs from then on)."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="unread_logs")
+    txid = models.CharField(max_length=100)
+    index = models.PositiveIntegerField(help_text="The log's index in its block.")
+    block_number = models.BigIntegerField(null=True, blank=True)
+    contract = models.CharField(max_length=100)
+    topics = models.JSONField(default=list)
+    data = models.TextField(blank=True)
+    mentions = models.JSONField(default=list, help_text="Our deposit addresses it names.")
+    reason = models.CharField(max_length=200)
+    seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "txid", "index"], name="unread_log_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"unread log {self.txid}:{self.index} on {self.network.slug}"
+
+
 def transfer_columns(transfer: Transfer) -> dict[str, Any]:
     """The deposit columns a chain transfer fills: the scanner and a user's claim record the same row."""
     return {

@@ -61,6 +61,7 @@ class ScreenedAddress(models.Model):
 class TokenRuleKind(models.TextChoices):
     DENY = "deny", "Never auto-return (needs a human)"
     SPAM = "spam", "Spam / scam airdrop: record and ignore"
+    LEGACY = "legacy", "Pre-standard ERC-20: its Transfer event indexes nothing (decode it as such)"
 
 
 class TokenRule(models.Model):

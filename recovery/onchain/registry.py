@@ -12,9 +12,9 @@ from chains.bitcoin.network import network_by_name
 from chains.bitcoin.rpc import BitcoinRpc
 from chains.evm.chain import EvmChain
 from chains.evm.config import EvmNetworkConfig
-from recovery.models import Family, ListedAsset, Network
+from recovery.models import Family, ListedAsset, Network, TokenRule, TokenRuleKind
 
-_chains: dict[tuple[str, str], Chain] = {}
+_chains: dict[tuple[str, str, frozenset[str]], Chain] = {}
 _lock = threading.Lock()
 
 
@@ -34,11 +34,20 @@ def chain_for(network: Network) -> Chain:
         raise ChainNotConfigured(
             f"no RPC endpoint configured for {network.slug} (set RPC_URL_{network.slug.upper()})"
         )
-    key = (network.slug, url)
+    # The token rules that change how logs are read are part of the key: a new rule takes effect at once.
+    unindexed = _unindexed_transfer_tokens(network)
+    key = (network.slug, url, unindexed)
     with _lock:
         if key not in _chains:
-            _chains[key] = _build_chain(network, url)
+            _chains[key] = _build_chain(network, url, unindexed)
         return _chains[key]
+
+
+def _unindexed_transfer_tokens(network: Network) -> frozenset[str]:
+    if network.family != Family.EVM:
+        return frozenset()
+    rules = TokenRule.objects.filter(network=network, kind=TokenRuleKind.LEGACY)
+    return frozenset(contract.lower() for contract in rules.values_list("contract", flat=True))
 
 
 def forget_chains() -> None:
@@ -47,9 +56,9 @@ def forget_chains() -> None:
         _chains.clear()
 
 
-def _build_chain(network: Network, url: str) -> Chain:
+def _build_chain(network: Network, url: str, unindexed: frozenset[str]) -> Chain:
     if network.family == Family.EVM:
-        return EvmChain(_evm_config(network, url))
+        return EvmChain(_evm_config(network, url).replace(unindexed_transfer_tokens=unindexed))
     if network.family == Family.BITCOIN:
         parts = urlparse(url)
         bare = urlunparse(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))

@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from chains.base import ChainError
 from recovery.celery import app
 from recovery.deposits.triage import deposits_parked
-from recovery.models import Network, RecoveryCase, Refund, RefundState, ScanCursor, State
+from recovery.models import Network, RecoveryCase, Refund, RefundState, ScanCursor, State, UnreadTransferLog
 from recovery.onchain.registry import chain_for
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,11 @@ def _state_families() -> list[Metric]:
         "recovery_deposits_triage_parked", "Deposits whose triage failed, waiting to be tried again."
     )
     parked.add_metric([], deposits_parked().count())
-    return [cases, refunds, parked]
+    unread = GaugeMetricFamily(
+        "recovery_unread_transfer_logs", "Transfer logs naming our addresses that no decoder reads."
+    )
+    unread.add_metric([], UnreadTransferLog.objects.count())
+    return [cases, refunds, parked, unread]
 
 
 def _refund_time_family() -> Metric:

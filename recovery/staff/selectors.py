@@ -23,6 +23,7 @@ from recovery.models import (
     RecoveryCase,
     ScreenedAddress,
     State,
+    UnreadTransferLog,
 )
 from recovery.onchain.registry import chain_for
 
@@ -283,6 +284,7 @@ class Dashboard:
     open_total: int
     oldest_breaches: list[RecoveryCase]
     parked_deposits: list[Deposit]
+    unread_logs: list[UnreadTransferLog]
 
 
 def dashboard_figures(now: datetime | None = None) -> Dashboard:
@@ -310,6 +312,7 @@ def dashboard_figures(now: datetime | None = None) -> Dashboard:
             open_cases.filter(sla_flag="breached").select_related("network").order_by("sla_due_at")[:10]
         ),
         parked_deposits=list(deposits_parked().order_by("triage_after")[:50]),
+        unread_logs=list(UnreadTransferLog.objects.select_related("network").order_by("-seen_at")[:50]),
     )
 
 

@@ -245,6 +245,29 @@ def test_malformed_transfer_logs_are_skipped_with_a_reason(
     assert "2 topics" in reasons and "16 data bytes" in reasons and "TransferSingle" in reasons
 
 
+def test_an_unindexed_transfer_to_a_watched_address_is_kept_raw_until_its_contract_is_known(
+    evm_snapshot: Anvil, evm_contracts: Contracts, evm_chain: EvmChain, watched: AddressSet
+) -> None:
+    anvil, legacy = evm_snapshot, evm_contracts["LegacyToken"]
+    start = anvil.head()
+    sent = anvil.transact(legacy, "mint", WATCHED[2], 7 * 10**18)
+    anvil.transact(legacy, "mint", UNWATCHED, 5)  # names nobody we watch: skipped, not kept
+
+    unknown = evm_chain.scan(start + 1, anvil.head(), watched)
+    known = EvmChain(
+        evm_chain.config.replace(unindexed_transfer_tokens=frozenset({legacy.address})), rpc=anvil.rpc
+    ).scan(start + 1, anvil.head(), watched)
+
+    assert unknown.transfers == ()
+    [(unread)] = unknown.unread
+    assert (unread.txid, unread.contract, unread.mentions) == (sent, legacy.address, (WATCHED[2].lower(),))
+    assert "1 topics" in unread.reason and len(unread.topics) == 1
+    assert [(t.txid, t.recipient, t.amount, t.standard) for t in known.transfers] == [
+        (sent, WATCHED[2], 7 * 10**18, Standard.ERC20)
+    ]
+    assert known.unread == ()
+
+
 def test_scan_returns_a_block_ref_for_every_block_in_the_range(
     evm_snapshot: Anvil, evm_chain: EvmChain, watched: AddressSet
 ) -> None:
