@@ -35,6 +35,7 @@ from recovery.models import (
     RefundState,
     Resolution,
     State,
+    refund_move,
 )
 
 P = ParamSpec("P")
@@ -291,11 +292,10 @@ def _refund_cancel_unsigned(case: RecoveryCase) -> None:
     only while it is queued, so it either signed already (refused here) or finds it cancelled.
     """
     refund = Refund.objects.select_for_update().filter(case=case, state__in=LIVE_REFUND_STATES).first()
-    if refund is not None and refund.state != RefundState.QUEUED:
+    if refund is None:
+        return
+    reason = "the refund destination changed before signing"
+    if refund.state != RefundState.QUEUED or not refund_move(
+        refund.pk, to=RefundState.CANCELLED, last_error=reason
+    ):
         raise IllegalTransition("the refund is already signed: its destination can no longer change")
-    if refund is not None:
-        refund.state, refund.last_error = (
-            RefundState.CANCELLED,
-            "the refund destination changed before signing",
-        )
-        refund.save(update_fields=["state", "last_error", "updated_at"])

@@ -37,19 +37,23 @@ from recovery.models.policy import (
 )
 from recovery.models.refunds import (
     LIVE_REFUND_STATES,
+    REFUND_TRANSITIONS,
     GasTopUp,
     GasTopUpBatch,
+    GasTopUpBatchState,
     GasTopUpState,
     NonceCounter,
     Refund,
     RefundAttempt,
     RefundState,
+    refund_move,
 )
 
 __all__ = [
     "CLOSED_STATES",
     "GENESIS_HASH",
     "LIVE_REFUND_STATES",
+    "REFUND_TRANSITIONS",
     "Approval",
     "AssetPrice",
     "CaseEvent",
@@ -66,6 +70,7 @@ __all__ = [
     "FeeRule",
     "GasTopUp",
     "GasTopUpBatch",
+    "GasTopUpBatchState",
     "GasTopUpState",
     "ListedAsset",
     "Network",
@@ -90,4 +95,5 @@ __all__ = [
     "UnreadTransferLog",
     "UserDestination",
     "UserProfile",
+    "refund_move",
 ]

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from recovery.models.cases import RecoveryCase
 from recovery.models.chain import Deposit, Network, TokenStandard
@@ -14,7 +15,6 @@ from recovery.models.fields import BaseUnitsField
 
 class RefundState(models.TextChoices):
     QUEUED = "queued", "Queued"
-    SIGNING = "signing", "Claimed for signing"
     SIGNED = "signed", "Signed, not yet sent"
     BROADCAST = "broadcast", "Broadcast"
     CONFIRMED = "confirmed", "Confirmed"
@@ -24,7 +24,31 @@ class RefundState(models.TextChoices):
 
 
 # A refund in one of these states can still pay: at most one per case and per deposit.
-LIVE_REFUND_STATES = ("queued", "signing", "signed", "broadcast", "confirmed", "needs_review")
+LIVE_REFUND_STATES = ("queued", "signed", "broadcast", "confirmed", "needs_review")
+
+R = RefundState
+# The refund lifecycle, domain law like the case table: which state a refund may move to from each.
+# broadcast -> signed is a fee bump (a same-nonce replacement, signed and stored, then broadcast again).
+# needs_review is left through the case (a person records what the chain shows), never by the executor.
+REFUND_TRANSITIONS: dict[RefundState, frozenset[RefundState]] = {
+    R.QUEUED: frozenset({R.SIGNED, R.NEEDS_REVIEW, R.CANCELLED}),
+    R.SIGNED: frozenset({R.BROADCAST, R.NEEDS_REVIEW}),
+    R.BROADCAST: frozenset({R.SIGNED, R.CONFIRMED, R.FAILED, R.NEEDS_REVIEW}),
+    R.CONFIRMED: frozenset(),
+    R.FAILED: frozenset(),
+    R.NEEDS_REVIEW: frozenset(),
+    R.CANCELLED: frozenset(),
+}
+
+
+def refund_move(refund_id: int, *, to: RefundState, **fields: object) -> bool:
+    """The one compare-and-swap that moves a refund: from whichever state the table lets reach `to`, if the
+    refund is still in one. Returns whether this call moved it (False: someone else moved it first)."""
+    sources = [state for state, targets in REFUND_TRANSITIONS.items() if to in targets]
+    moved = Refund.objects.filter(pk=refund_id, state__in=sources).update(
+        state=to, updated_at=timezone.now(), **fields
+    )
+    return moved == 1
 
 
 class Refund(models.Model):
@@ -139,6 +163,13 @@ class GasTopUpState(models.TextChoices):
     CANCELLED = "cancelled", "No longer needed before it was batched"
 
 
+class GasTopUpBatchState(models.TextChoices):
+    SIGNED = "signed", "Signed and stored, not yet sent"
+    BROADCAST = "broadcast", "Sent"
+    CONFIRMED = "confirmed", "Mined: the deposit addresses were funded"
+    FAILED = "failed", "Reverted on-chain"
+
+
 class GasTopUpBatch(models.Model):
     """One transaction from the gas wallet funding one or more deposit addresses (a disperse call when
     the network has a disperse contract, else a plain transfer to a single address). Stored before sent."""
@@ -151,7 +182,7 @@ class GasTopUpBatch(models.Model):
     raw_tx = models.TextField()
     tx_hash = models.CharField(max_length=100, unique=True)
     state = models.CharField(
-        max_length=16, default="signed", help_text="signed, broadcast, confirmed, failed."
+        max_length=16, choices=GasTopUpBatchState.choices, default=GasTopUpBatchState.SIGNED
     )
     fee_paid = BaseUnitsField(null=True, blank=True, help_text="Wei the gas wallet paid to mine it.")
     created_at = models.DateTimeField(auto_now_add=True)

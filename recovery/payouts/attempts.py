@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from chains.base import SignedTx
-from recovery.models import Refund, RefundAttempt, RefundState
+from recovery.models import Refund, RefundAttempt, RefundState, refund_move
 
 
 def attempt_record(refund: Refund, signed: SignedTx, *, fee_cap: int, unsigned: dict) -> None:
@@ -21,8 +21,15 @@ def attempt_record(refund: Refund, signed: SignedTx, *, fee_cap: int, unsigned: 
         fee_cap=fee_cap,
         unsigned=unsigned,
     )
-    refund.raw_tx, refund.tx_hash, refund.nonce = signed.raw.hex(), signed.txid, signed.nonce
-    refund.attempts = number
+    current = {
+        "raw_tx": signed.raw.hex(),
+        "tx_hash": signed.txid,
+        "nonce": signed.nonce,
+        "attempts": number,
+        "signed_at": refund.signed_at or timezone.now(),
+    }
+    if not refund_move(refund.pk, to=RefundState.SIGNED, **current):
+        raise RuntimeError(f"refund {refund.pk} moved while its row was locked for signing")
+    for field, value in current.items():
+        setattr(refund, field, value)
     refund.state = RefundState.SIGNED
-    refund.signed_at = refund.signed_at or timezone.now()
-    refund.save(update_fields=["raw_tx", "tx_hash", "nonce", "attempts", "state", "signed_at", "updated_at"])

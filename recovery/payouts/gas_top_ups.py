@@ -36,7 +36,7 @@ from chains.evm.refund import (
     unsigned_tx,
 )
 from chains.evm.signer import GAS_WALLET, Fees
-from recovery.models import GasTopUp, GasTopUpBatch, GasTopUpState, Network, Refund
+from recovery.models import GasTopUp, GasTopUpBatch, GasTopUpBatchState, GasTopUpState, Network, Refund
 from recovery.onchain.signers import evm_signer
 from recovery.payouts.failpoints import failpoint
 from recovery.payouts.nonces import nonce_take
@@ -187,19 +187,22 @@ def batch_follow(batch: GasTopUpBatch, chain: EvmChain) -> None:
         signed = SignedTx(raw=bytes.fromhex(batch.raw_tx), txid=batch.tx_hash, nonce=batch.nonce)
         result = chain.broadcast(signed)
         if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
-            GasTopUpBatch.objects.filter(pk=batch.pk, state="signed").update(state="broadcast")
+            GasTopUpBatch.objects.filter(pk=batch.pk, state=GasTopUpBatchState.SIGNED).update(
+                state=GasTopUpBatchState.BROADCAST
+            )
         return
     if receipt.status == TxStatus.SUCCESS:
-        _batch_settle(batch, "confirmed", GasTopUpState.CONFIRMED, receipt.fee_paid)
+        _batch_settle(batch, GasTopUpBatchState.CONFIRMED, GasTopUpState.CONFIRMED, receipt.fee_paid)
     elif receipt.status == TxStatus.FAILED:
-        _batch_settle(batch, "failed", GasTopUpState.FAILED, receipt.fee_paid)
+        _batch_settle(batch, GasTopUpBatchState.FAILED, GasTopUpState.FAILED, receipt.fee_paid)
         raise TopUpBlocked(f"the gas top-up batch {batch.tx_hash} failed on-chain", human=True)
 
 
 @transaction.atomic
 def _batch_settle(batch: GasTopUpBatch, state: str, top_up_state: str, fee_paid: int | None) -> None:
     now = timezone.now()
-    GasTopUpBatch.objects.filter(pk=batch.pk, state__in=["signed", "broadcast"]).update(
+    sent = [GasTopUpBatchState.SIGNED, GasTopUpBatchState.BROADCAST]
+    GasTopUpBatch.objects.filter(pk=batch.pk, state__in=sent).update(
         state=state, fee_paid=fee_paid, confirmed_at=now
     )
     GasTopUp.objects.filter(batch=batch, state=GasTopUpState.BATCHED).update(

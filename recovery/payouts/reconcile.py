@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 RPC_BATCH = 100  # requests per JSON-RPC batch
 TXID_LOOKUPS = 50  # at most this many unrecorded nonces per run are looked up by sender and nonce
-NOT_SIGNED = (RefundState.QUEUED, RefundState.SIGNING, RefundState.CANCELLED)
+NOT_SIGNED = (RefundState.QUEUED, RefundState.CANCELLED)
 NOT_IMPLEMENTED = "reconciliation is not implemented for {family} networks: nothing was checked"
 
 

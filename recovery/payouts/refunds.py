@@ -34,6 +34,7 @@ from recovery.models import (
     ScreenedAddress,
     ScreeningKind,
     State,
+    refund_move,
 )
 from recovery.onchain.pricing import price_source
 from recovery.onchain.registry import chain_for
@@ -215,10 +216,7 @@ def _step_send(refund: Refund) -> float | None:
 
 @transaction.atomic
 def _refund_mark_broadcast(refund: Refund) -> None:
-    moved = Refund.objects.filter(pk=refund.pk, state=RefundState.SIGNED).update(
-        state=RefundState.BROADCAST, broadcast_at=timezone.now()
-    )
-    if moved:
+    if refund_move(refund.pk, to=RefundState.BROADCAST, broadcast_at=timezone.now()):
         transition(refund.case_id, State.REFUND_BROADCAST, actor=SYSTEM, data={"tx_hash": refund.tx_hash})
 
 
@@ -253,9 +251,8 @@ def _refund_bump(refund: Refund, chain) -> None:
         claimed = locked.select_related("network").first()
         if claimed is None:
             return
-        evm.refund_bump_locked(claimed, chain, claimed.network)
-        claimed.state = RefundState.BROADCAST
-        claimed.save(update_fields=["state"])
+        evm.refund_bump_locked(claimed, chain, claimed.network)  # the new attempt is signed and stored
+        refund_move(claimed.pk, to=RefundState.BROADCAST)
     chain.broadcast(_stored_bytes(Refund.objects.get(pk=refund.pk)))
 
 
@@ -264,18 +261,14 @@ def _refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
     """Record the mined attempt's outcome once (compare-and-swap on the state), and move the case."""
     refund.tx_hash = tx_hash
     if receipt.status == TxStatus.FAILED:
-        moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
-            state=RefundState.FAILED,
-            tx_hash=tx_hash,
-            block_number=receipt.block_number,
-            last_error="reverted",
-        )
-        if moved:
+        failed = {"tx_hash": tx_hash, "block_number": receipt.block_number, "last_error": "reverted"}
+        if refund_move(refund.pk, to=RefundState.FAILED, **failed):
             transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
         return
     received = _payout_for(refund.network).received_amount(chain, refund)
-    moved = Refund.objects.filter(pk=refund.pk, state=RefundState.BROADCAST).update(
-        state=RefundState.CONFIRMED,
+    moved = refund_move(
+        refund.pk,
+        to=RefundState.CONFIRMED,
         tx_hash=tx_hash,
         raw_tx=refund.attempt_rows.get(tx_hash=tx_hash).raw_tx,
         block_number=receipt.block_number,
@@ -292,19 +285,7 @@ def _refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
 
 @transaction.atomic
 def _refund_needs_review(refund: Refund, reason: str) -> None:
-    moved = (
-        Refund.objects.filter(pk=refund.pk)
-        .exclude(
-            state__in=[
-                RefundState.CONFIRMED,
-                RefundState.FAILED,
-                RefundState.NEEDS_REVIEW,
-                RefundState.CANCELLED,
-            ]
-        )
-        .update(state=RefundState.NEEDS_REVIEW, last_error=reason[:2000])
-    )
-    if moved:
+    if refund_move(refund.pk, to=RefundState.NEEDS_REVIEW, last_error=reason[:2000]):
         log.error(
             "refund needs review: %s", reason, extra={"refund_id": refund.pk, "case_id": refund.case_id}
         )
