@@ -4,36 +4,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recovery', '0009_unread_transfer_logs'),
+        ("recovery", "0009_unread_transfer_logs"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='refund',
-            name='refund_one_live_per_case',
+            model_name="refund",
+            name="refund_one_live_per_case",
         ),
         migrations.RemoveConstraint(
-            model_name='refund',
-            name='refund_one_live_per_deposit',
+            model_name="refund",
+            name="refund_one_live_per_deposit",
         ),
         migrations.AlterField(
-            model_name='gastopupbatch',
-            name='state',
-            field=models.CharField(choices=[('signed', 'Signed and stored, not yet sent'), ('broadcast', 'Sent'), ('confirmed', 'Mined: the deposit addresses were funded'), ('failed', 'Reverted on-chain')], default='signed', max_length=16),
+            model_name="gastopupbatch",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("signed", "Signed and stored, not yet sent"),
+                    ("broadcast", "Sent"),
+                    ("confirmed", "Mined: the deposit addresses were funded"),
+                    ("failed", "Reverted on-chain"),
+                ],
+                default="signed",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='state',
-            field=models.CharField(choices=[('queued', 'Queued'), ('signed', 'Signed, not yet sent'), ('broadcast', 'Broadcast'), ('confirmed', 'Confirmed'), ('failed', 'Failed on-chain, nothing paid'), ('needs_review', 'Unclear: a human must check the chain'), ('cancelled', 'Cancelled before signing')], default='queued', max_length=16),
+            model_name="refund",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("signed", "Signed, not yet sent"),
+                    ("broadcast", "Broadcast"),
+                    ("confirmed", "Confirmed"),
+                    ("failed", "Failed on-chain, nothing paid"),
+                    ("needs_review", "Unclear: a human must check the chain"),
+                    ("cancelled", "Cancelled before signing"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ('queued', 'signed', 'broadcast', 'confirmed', 'needs_review'))), fields=('case',), name='refund_one_live_per_case'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("state__in", ("queued", "signed", "broadcast", "confirmed", "needs_review"))
+                ),
+                fields=("case",),
+                name="refund_one_live_per_case",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ('queued', 'signed', 'broadcast', 'confirmed', 'needs_review'))), fields=('deposit',), name='refund_one_live_per_deposit'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("state__in", ("queued", "signed", "broadcast", "confirmed", "needs_review"))
+                ),
+                fields=("deposit",),
+                name="refund_one_live_per_deposit",
+            ),
         ),
     ]
