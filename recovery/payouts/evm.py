@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from chains.base import SignedTx
@@ -29,6 +30,8 @@ from recovery.models import (
     GasTopUpState,
     Network,
     Refund,
+    RefundAttempt,
+    RefundState,
     TokenStandard,
 )
 from recovery.payouts import gas_top_ups
@@ -79,7 +82,8 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     if refund.standard == TokenStandard.NATIVE:
         return True
     balance = chain.balance(refund.sender)
-    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap)
+    # The address's other signed refunds will spend their gas from the same balance: plan them together.
+    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=_gas_reserved(refund))
     top_up = GasTopUp.objects.select_related("batch").filter(refund=refund).first()
     try:
         if need == 0:
@@ -100,6 +104,18 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     except gas_top_ups.TopUpBlocked as blocked:
         raise RefundBlocked(str(blocked), human=blocked.human) from blocked
     return False
+
+
+def _gas_reserved(refund: Refund) -> int:
+    """Wei the other signed, not yet settled refunds from the same address may still spend on gas (their
+    current attempt's fee cap): the balance this refund can count on is what is left after them."""
+    siblings = Refund.objects.filter(
+        network_id=refund.network_id,
+        sender=refund.sender,
+        state__in=[RefundState.SIGNED, RefundState.BROADCAST],
+    ).exclude(pk=refund.pk)
+    caps = RefundAttempt.objects.filter(refund__in=siblings, number=F("refund__attempts"))
+    return sum(int(cap or 0) for cap in caps.values_list("fee_cap", flat=True))
 
 
 # --- signing -------------------------------------------------------------------------------------

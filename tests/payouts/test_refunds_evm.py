@@ -47,8 +47,11 @@ def approved_case(p: Payout, deposit: Deposit, *, amount: int | None = None):
         refund_destination=p.user,
     )
     now = timezone.now()
-    UserDestination.objects.create(
-        user=alice, family="evm", address=p.user, confirmed_at=now, usable_after=now - timedelta(seconds=1)
+    UserDestination.objects.get_or_create(
+        user=alice,
+        family="evm",
+        address=p.user,
+        defaults={"confirmed_at": now, "usable_after": now - timedelta(seconds=1)},
     )
     case.destination_confirmed_at = now
     case.save(update_fields=["destination_confirmed_at"])
