@@ -48,6 +48,7 @@ SYSTEM = Actor.system("refund executor")
 WAIT_TOP_UP = 2.0
 WAIT_RECEIPT = 2.0
 WAIT_UNCLEAR = 5.0
+WAIT_ORDER = 1.0
 
 
 @transaction.atomic
@@ -193,6 +194,8 @@ def _step_sign(refund: Refund) -> float | None:
 
 
 def _step_send(refund: Refund) -> float | None:
+    if _earlier_nonce_unsent(refund):
+        return WAIT_ORDER  # a later nonce sent first would wait in the pool, or be refused as too high
     chain = chain_for(refund.network)
     result = chain.broadcast(_stored_bytes(refund))
     failpoint("after_broadcast", refund.pk)
@@ -212,6 +215,16 @@ def _step_send(refund: Refund) -> float | None:
         )
         return None
     return WAIT_UNCLEAR  # the same bytes go out again: they can be mined once at most
+
+
+def _earlier_nonce_unsent(refund: Refund) -> bool:
+    """Another refund from the same address holds a lower nonce and has not been sent yet."""
+    if refund.nonce is None:  # Bitcoin: no account nonces
+        return False
+    earlier = Refund.objects.filter(
+        network_id=refund.network_id, sender=refund.sender, state=RefundState.SIGNED, nonce__lt=refund.nonce
+    )
+    return earlier.exists()
 
 
 @transaction.atomic

@@ -44,3 +44,21 @@ def test_a_second_refund_is_funded_for_itself_not_with_the_first_ones_gas(payout
     assert sorted(r.nonce for r in states) == [0, 1]
     assert payout.nonce(payout.deposit_address) == 2  # both mined, no gap, nothing refused
     assert all(r.top_up.amount > 0 for r in states)  # each paid for by a top-up of its own
+
+
+def test_the_refunds_of_an_address_go_out_in_nonce_order(payout):
+    deposits = [deposit_of(payout, "NoReturnToken"), deposit_of(payout, "TestToken")]
+    first, second = (refund_queue(case_id=approved_case(payout, d).pk) for d in deposits)
+    first, second = (
+        advance_until(payout, first, RefundState.SIGNED),
+        advance_until(payout, second, RefundState.SIGNED),
+    )
+    earlier, later = sorted((first, second), key=lambda r: r.nonce)
+
+    refund_advance(refund_id=later.pk)  # its turn has not come: nothing is sent
+
+    later.refresh_from_db()
+    assert later.state == RefundState.SIGNED and payout.nonce(payout.deposit_address) == 0
+    refund_advance(refund_id=earlier.pk)
+    refund_advance(refund_id=later.pk)
+    assert [Refund.objects.get(pk=r.pk).state for r in (earlier, later)] == [RefundState.BROADCAST] * 2
