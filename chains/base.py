@@ -128,6 +128,7 @@ class BroadcastOutcome(enum.StrEnum):
     ALREADY_KNOWN = "already_known"  # the node already has exactly these bytes: as good as accepted
     UNCLEAR = "unclear"  # timeout, "nonce too low", 5xx ...: check the chain, never re-sign blindly
     REJECTED = "rejected"  # the node refused the bytes for a reason that will not change on retry
+    UNFUNDED = "unfunded"  # the sender cannot pay for them now: fund it, then send the same bytes again
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,10 @@ CLASSIFICATION: tuple[tuple[str, BroadcastOutcome], ...] = (
     ("replacement transaction underpriced", BroadcastOutcome.UNCLEAR),
     ("replacement_underpriced", BroadcastOutcome.UNCLEAR),  # besu
     ("replacement fee too low", BroadcastOutcome.UNCLEAR),
+    # The sender lacks the balance now: funding it fixes that, and the same bytes can be sent again.
+    ("insufficient funds", BroadcastOutcome.UNFUNDED),
+    ("upfront_cost_exceeds_balance", BroadcastOutcome.UNFUNDED),  # besu
     # The node refused these bytes for a reason resending them will not fix.
-    ("insufficient funds", BroadcastOutcome.REJECTED),
-    ("upfront_cost_exceeds_balance", BroadcastOutcome.REJECTED),  # besu
     ("intrinsic gas too low", BroadcastOutcome.REJECTED),
     ("gas is too low", BroadcastOutcome.REJECTED),  # openethereum
     ("exceeds block gas limit", BroadcastOutcome.REJECTED),

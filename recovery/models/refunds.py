@@ -200,10 +200,11 @@ class GasTopUpBatch(models.Model):
 
 
 class GasTopUp(models.Model):
-    """Native coin the gas wallet owes a deposit address so it can pay its refund's gas: at most one per
-    refund, waiting (pending) until a batch takes it, then sent once as part of that batch."""
+    """Native coin the gas wallet owes a deposit address so it can pay its refund's gas, waiting (pending)
+    until a batch takes it, then sent once as part of that batch. At most one open per refund; a refund
+    the node refused for funds after signing gets another, and its same bytes are sent again."""
 
-    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="top_up")
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="top_ups")
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
     recipient = models.CharField(max_length=100, help_text="The deposit address to fund.")
     amount = BaseUnitsField()
@@ -222,6 +223,11 @@ class GasTopUp(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="gas_top_up_amount_gt_0"),
+            models.UniqueConstraint(
+                fields=["refund"],
+                condition=Q(state__in=["pending", "batched"]),
+                name="gas_top_up_one_open_per_refund",
+            ),
             # Once in a batch it stays there: the batch's bytes may be mined, so never batch it twice.
             models.CheckConstraint(
                 condition=Q(state__in=["pending", "cancelled"], batch__isnull=True)

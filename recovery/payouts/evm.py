@@ -84,7 +84,7 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     balance = chain.balance(refund.sender)
     # The address's other signed refunds will spend their gas from the same balance: plan them together.
     need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=_gas_reserved(refund))
-    top_up = GasTopUp.objects.select_related("batch").filter(refund=refund).first()
+    top_up = gas_top_ups.refund_top_up(refund)
     try:
         if need == 0:
             if top_up is not None:
@@ -96,6 +96,40 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
             )
         if top_up is None or top_up.state == GasTopUpState.CANCELLED:
             top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
+    except gas_top_ups.TopUpBlocked as blocked:
+        raise RefundBlocked(str(blocked), human=blocked.human) from blocked
+    return _top_up_follow(top_up, network, chain)
+
+
+def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> bool:
+    """After the node refused a signed refund for funds: True when the address can pay its stored bytes
+    again (send them), else files, batches or follows another top-up for what it lacks. A native refund
+    pays its gas out of the deposit itself: a shortfall there is not for the gas wallet to fill."""
+    if refund.standard == TokenStandard.NATIVE:
+        raise RefundBlocked("the deposit address no longer holds the native amount it returns", human=True)
+    attempt = refund.attempt_rows.order_by("-number").first()
+    balance = chain.balance(refund.sender)
+    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=_gas_reserved(refund))
+    top_up = gas_top_ups.refund_top_up(refund)
+    if need == 0:
+        if top_up is not None:
+            gas_top_ups.top_up_unneeded(top_up, chain)
+        return True
+    if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.CANCELLED):
+        top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
+    return _top_up_follow(top_up, network, chain)
+
+
+def open_top_up_settle(refund: Refund, chain: EvmChain) -> None:
+    """Once the refund is sent, a top-up still open for it is followed to its end (or cancelled)."""
+    top_up = gas_top_ups.refund_top_up(refund)
+    if top_up is not None and top_up.state in (GasTopUpState.PENDING, GasTopUpState.BATCHED):
+        gas_top_ups.top_up_unneeded(top_up, chain)
+
+
+def _top_up_follow(top_up: GasTopUp, network: Network, chain: EvmChain) -> bool:
+    """Batch a pending top-up when its window is over and follow its batch; False: still waiting."""
+    try:
         if top_up.state == GasTopUpState.PENDING and gas_top_ups.batch_due(top_up):
             gas_top_ups.batches_sign(network, chain, batchable=top_up.batchable)
             top_up = GasTopUp.objects.select_related("batch").get(pk=top_up.pk)

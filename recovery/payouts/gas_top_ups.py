@@ -54,16 +54,24 @@ class TopUpBlocked(Exception):
 
 
 def top_up_request(refund: Refund, network: Network, chain: EvmChain, need: int, balance: int) -> GasTopUp:
-    """The refund's top-up, filed as pending if it has none (or its earlier one was cancelled)."""
+    """The refund's open top-up: its latest if pending or batched, the latest reopened if cancelled, else
+    a new one (none yet, or the earlier ones were spent and the address still lacks gas)."""
     batchable = disperse_contract(network) is not None and _account_exists(chain, refund.sender, balance)
     fields = {"network": network, "recipient": refund.sender, "amount": need, "batchable": batchable}
-    top_up, created = GasTopUp.objects.get_or_create(refund=refund, defaults=fields)
-    if not created and top_up.state == GasTopUpState.CANCELLED:
+    top_up = refund_top_up(refund)
+    if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.FAILED):
+        return GasTopUp.objects.create(refund=refund, **fields)
+    if top_up.state == GasTopUpState.CANCELLED:
         GasTopUp.objects.filter(pk=top_up.pk, state=GasTopUpState.CANCELLED).update(
             state=GasTopUpState.PENDING, amount=need, batchable=batchable, created_at=timezone.now()
         )
         top_up.refresh_from_db()
     return top_up
+
+
+def refund_top_up(refund: Refund) -> GasTopUp | None:
+    """The refund's latest top-up (earlier ones are history: spent, failed or cancelled)."""
+    return GasTopUp.objects.select_related("batch").filter(refund=refund).order_by("-pk").first()
 
 
 def top_up_unneeded(top_up: GasTopUp, chain: EvmChain) -> None:

@@ -202,7 +202,11 @@ def _step_send(refund: Refund) -> float | None:
     if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
         _refund_mark_broadcast(refund)
         return WAIT_RECEIPT
-    if result.outcome == BroadcastOutcome.REJECTED:
+    if result.outcome == BroadcastOutcome.UNFUNDED and refund.network.family == Family.EVM:
+        # Not final: the bytes stay as signed; the address is funded and the same bytes go out again.
+        Refund.objects.filter(pk=refund.pk).update(last_error=f"waiting for funds: {result.detail}"[:2000])
+        return WAIT_UNCLEAR if evm.signed_funding_ready(refund, chain, refund.network) else WAIT_TOP_UP
+    if result.outcome in (BroadcastOutcome.REJECTED, BroadcastOutcome.UNFUNDED):
         _refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
         return None
     if chain.receipt(refund.tx_hash) is not None:  # mined or in the pool after all
@@ -229,7 +233,7 @@ def _earlier_nonce_unsent(refund: Refund) -> bool:
 
 @transaction.atomic
 def _refund_mark_broadcast(refund: Refund) -> None:
-    if refund_move(refund.pk, to=RefundState.BROADCAST, broadcast_at=timezone.now()):
+    if refund_move(refund.pk, to=RefundState.BROADCAST, broadcast_at=timezone.now(), last_error=""):
         transition(refund.case_id, State.REFUND_BROADCAST, actor=SYSTEM, data={"tx_hash": refund.tx_hash})
 
 
@@ -238,6 +242,8 @@ def _refund_mark_broadcast(refund: Refund) -> None:
 
 def _step_track(refund: Refund) -> float | None:
     chain = chain_for(refund.network)
+    if refund.network.family == Family.EVM:
+        evm.open_top_up_settle(refund, chain)  # a top-up filed after a refusal for funds
     receipts = [(a, chain.receipt(a.tx_hash)) for a in refund.attempt_rows.order_by("-number")]
     mined = [(a, r) for a, r in receipts if r is not None and r.status in (TxStatus.SUCCESS, TxStatus.FAILED)]
     if mined:

@@ -43,7 +43,7 @@ def test_a_second_refund_is_funded_for_itself_not_with_the_first_ones_gas(payout
     assert [(r.state, r.last_error) for r in states] == [(RefundState.CONFIRMED, "")] * 2
     assert sorted(r.nonce for r in states) == [0, 1]
     assert payout.nonce(payout.deposit_address) == 2  # both mined, no gap, nothing refused
-    assert all(r.top_up.amount > 0 for r in states)  # each paid for by a top-up of its own
+    assert all(r.top_ups.get().amount > 0 for r in states)  # each paid for by a top-up of its own
 
 
 def test_the_refunds_of_an_address_go_out_in_nonce_order(payout):
@@ -62,3 +62,29 @@ def test_the_refunds_of_an_address_go_out_in_nonce_order(payout):
     refund_advance(refund_id=earlier.pk)
     refund_advance(refund_id=later.pk)
     assert [Refund.objects.get(pk=r.pk).state for r in (earlier, later)] == [RefundState.BROADCAST] * 2
+
+
+def test_a_refusal_for_funds_is_not_final_the_address_is_funded_and_the_same_bytes_sent(payout):
+    refund = refund_queue(case_id=approved_case(payout, deposit_of(payout, "NoReturnToken")).pk)
+    refund = advance_until(payout, refund, RefundState.SIGNED)
+    signed_bytes, signed_hash = refund.raw_tx, refund.tx_hash
+    payout.node.set_balance(payout.deposit_address, 0)  # drained between signing and sending
+
+    refund_advance(refund_id=refund.pk)  # the node refuses it for funds; another top-up is filed
+
+    refund.refresh_from_db()
+    assert refund.state == RefundState.SIGNED and "waiting for funds" in refund.last_error
+    for _ in range(20):
+        if Refund.objects.get(pk=refund.pk).state == RefundState.CONFIRMED:
+            break
+        refund_advance(refund_id=refund.pk)
+        payout.node.mine(1)
+    refund.refresh_from_db()
+    assert (refund.state, refund.attempts, refund.raw_tx, refund.tx_hash) == (
+        RefundState.CONFIRMED,
+        1,
+        signed_bytes,
+        signed_hash,
+    )  # the very bytes signed before the refusal: never re-signed
+    assert [t.state for t in refund.top_ups.order_by("pk")] == ["confirmed", "confirmed"]
+    assert payout.nonce(payout.deposit_address) == 1

@@ -17,11 +17,12 @@ from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
 FEES = Fees(max_fee_per_gas=20 * 10**9, max_priority_fee_per_gas=10**9)
-A, K, U, R = (
+A, K, U, R, F = (
     BroadcastOutcome.ACCEPTED,
     BroadcastOutcome.ALREADY_KNOWN,
     BroadcastOutcome.UNCLEAR,
     BroadcastOutcome.REJECTED,
+    BroadcastOutcome.UNFUNDED,
 )
 
 # Answers as the named clients word them; the expected outcome follows the classification rules.
@@ -38,9 +39,9 @@ NODE_ANSWERS = [
     ("OldNonce", U),  # nethermind
     ("replacement transaction underpriced", U),  # geth, anvil
     ("REPLACEMENT_UNDERPRICED", U),
-    ("insufficient funds for gas * price + value", R),  # geth
-    ("Insufficient funds for gas * price + value", R),  # anvil
-    ("insufficient funds for gas * price + value: address 0xabc have 1 want 2", R),
+    ("insufficient funds for gas * price + value", F),  # geth
+    ("Insufficient funds for gas * price + value", F),  # anvil
+    ("insufficient funds for gas * price + value: address 0xabc have 1 want 2", F),
     ("intrinsic gas too low", R),
     ("exceeds block gas limit", R),  # geth
     ("intrinsic gas too high -- tx.gas_limit > env.block.gas_limit", R),  # anvil / reth
@@ -104,14 +105,23 @@ class TestRealNodeAnswers:
 
     @pytest.mark.parametrize(
         "overrides",
-        [dict(value=10**30), dict(gas=20_000), dict(gas=10**12), dict(fees=Fees(gas_price=1))],
-        ids=["insufficient-funds", "intrinsic-gas", "block-gas-limit", "below-base-fee"],
+        [dict(gas=20_000), dict(gas=10**12), dict(fees=Fees(gas_price=1))],
+        ids=["intrinsic-gas", "block-gas-limit", "below-base-fee"],
     )
     def test_refusal_that_resending_cannot_fix_is_rejected(self, evm_snapshot, signer, overrides):
         nonce = _nonce(evm_snapshot, signer.address(0))
         result = send_raw(evm_snapshot.rpc, signer.sign(_payment(nonce, **overrides)))
         assert result.outcome is R, result.detail
         assert _nonce(evm_snapshot, signer.address(0), "pending") == nonce
+
+    def test_a_sender_that_cannot_pay_is_unfunded_and_the_same_bytes_go_through_once_funded(
+        self, evm_snapshot, signer
+    ):
+        nonce = _nonce(evm_snapshot, signer.address(0))
+        signed = signer.sign(_payment(nonce, value=10**30))
+        assert send_raw(evm_snapshot.rpc, signed).outcome is F
+        evm_snapshot.set_balance(signer.address(0), 2 * 10**30)
+        assert send_raw(evm_snapshot.rpc, signed).outcome is A
 
     def test_unreachable_node_is_unclear(self, signer):
         rpc = JsonRpc("http://127.0.0.1:9", timeout=(0.5, 0.5))
