@@ -148,9 +148,18 @@ def via_proxy(proxy) -> Iterator[JsonRpc]:
 
 
 def _paid_times(anvil, sender: str, nonce_before: int, balance_before: int) -> int:
-    """How many payments reached the chain: counted by the sender's nonce and the recipient's balance."""
-    nonce_moves = _nonce(anvil, sender) - nonce_before
-    payments = (anvil.balance(RECIPIENT) - balance_before) // VALUE
+    """How many payments reached the chain: counted by the sender's nonce and the recipient's balance.
+
+    anvil seals a block just after it accepts a transaction, so the two reads can straddle the seal:
+    read both again until they describe the same block (bounded), then they must agree.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        head = anvil.head()
+        nonce_moves = _nonce(anvil, sender) - nonce_before
+        payments = (anvil.balance(RECIPIENT) - balance_before) // VALUE
+        if anvil.head() == head or time.monotonic() > deadline:
+            break
     assert nonce_moves == payments
     return payments
 
