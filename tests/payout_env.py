@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 
 from chains.evm.chain import EvmChain
 from chains.evm.signer import LocalHDSigner
 from recovery.deposits.scanning import network_scan
 from recovery.deposits.triage import Decision, deposit_triage
 from recovery.deposits.watched import forget_watched
-from recovery.models import Deposit, DepositAddress, Network, RecoveryCase, Refund, State
+from recovery.models import (
+    AssetPrice,
+    Deposit,
+    DepositAddress,
+    Network,
+    RecoveryCase,
+    Refund,
+    State,
+    UserProfile,
+)
 from recovery.onchain.registry import chain_for, forget_chains
 from recovery.payouts.execution import case_execute
 from recovery.payouts.refunds import refund_advance
@@ -121,3 +131,31 @@ def triaged(*, deposit_id: int) -> Decision | None:
     for case_id in approved.values_list("pk", flat=True):
         case_execute(case_id=case_id)
     return decision
+
+
+def token_returns(p: Payout, count: int, *, swept_before: bool = True) -> list[Refund]:
+    """`count` NoReturnToken deposits, each from its own sender to a new deposit address (numbered on from
+    the addresses made before), auto-returned: their refunds queued, as a worker would on the approval.
+
+    `swept_before`: each address already exists (EIP-161), holding the dust a past sweep left (1 gwei)."""
+    signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
+    token = p.contracts["NoReturnToken"]
+    eth = {"symbol": "ETH", "decimals": 18, "usd_micros_per_unit": 3 * 10**9}
+    AssetPrice.objects.get_or_create(network=p.network, contract="", defaults=eth)
+    nrt = {"symbol": "NRT", "decimals": 18, "usd_micros_per_unit": 10**6}
+    AssetPrice.objects.get_or_create(network=p.network, contract=token.address, defaults=nrt)
+    UserProfile.objects.filter(user=p.users.alice).update(account_ref="ACC-alice")
+    refunds = []
+    for _ in range(count):
+        made = DepositAddress.objects.filter(derivation_index__gt=DEPOSIT_INDEX).count()
+        index = DEPOSIT_INDEX + 1 + made
+        DepositAddress.objects.create(
+            family="evm", address=signer.address(index), owner_ref="ACC-alice", derivation_index=index
+        )
+        p.user, p.deposit_address = p.node.accounts[1 + made], signer.address(index)
+        if swept_before:
+            p.node.set_balance(p.deposit_address, 10**9)
+        deposit = deposit_of(p, "NoReturnToken")
+        assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
+        refunds.append(Refund.objects.get(deposit=deposit))
+    return refunds

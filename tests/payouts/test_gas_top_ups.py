@@ -9,51 +9,16 @@ from django.utils import timezone
 
 from chains.evm.signer import LocalHDSigner
 from recovery.models import (
-    AssetPrice,
-    DepositAddress,
     GasTopUp,
     GasTopUpBatch,
     GasTopUpState,
-    Refund,
     RefundState,
-    UserProfile,
 )
 from recovery.payouts import gas_top_ups
 from recovery.payouts.refunds import refund_advance
-from tests.payout_env import DEPOSIT_INDEX, Payout, deposit_of, run_to_end, triaged
+from tests.payout_env import Payout, run_to_end, token_returns
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
-
-
-def auto_returns(p: Payout, count: int, *, swept_before: bool = True) -> list[Refund]:
-    """`count` NoReturnToken deposits, each from its own sender to its own deposit address, auto-returned.
-
-    `swept_before`: each address already exists (EIP-161), holding the dust a past sweep left (1 gwei)."""
-    from django.conf import settings
-
-    signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
-    token = p.contracts["NoReturnToken"]
-    eth = {"symbol": "ETH", "decimals": 18, "usd_micros_per_unit": 3 * 10**9}
-    AssetPrice.objects.get_or_create(network=p.network, contract="", defaults=eth)
-    AssetPrice.objects.get_or_create(
-        network=p.network,
-        contract=token.address,
-        defaults={"symbol": "NRT", "decimals": 18, "usd_micros_per_unit": 10**6},
-    )
-    UserProfile.objects.filter(user=p.users.alice).update(account_ref="ACC-alice")
-    refunds = []
-    for n in range(count):
-        index = DEPOSIT_INDEX + 1 + n
-        DepositAddress.objects.create(
-            family="evm", address=signer.address(index), owner_ref="ACC-alice", derivation_index=index
-        )
-        p.user, p.deposit_address = p.node.accounts[1 + n], signer.address(index)
-        if swept_before:
-            p.node.set_balance(p.deposit_address, 10**9)
-        deposit = deposit_of(p, "NoReturnToken")
-        assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
-        refunds.append(Refund.objects.get(deposit=deposit))
-    return refunds
 
 
 def gas_used(p: Payout, tx_hash: str) -> int:
@@ -69,7 +34,7 @@ def gas_wallet(p: Payout) -> str:
 def test_a_full_batch_funds_every_address_in_one_transaction(payout, settings):
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600  # only a full batch goes out
     settings.GAS_TOP_UP_BATCH_MAX = 5
-    refunds = auto_returns(payout, 5)
+    refunds = token_returns(payout, 5)
 
     for refund in refunds[:4]:
         refund_advance(refund_id=refund.pk)
@@ -91,7 +56,7 @@ def test_a_full_batch_funds_every_address_in_one_transaction(payout, settings):
 
 def test_a_top_up_waits_the_window_for_company_then_goes_with_what_is_waiting(payout, settings):
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 30
-    refunds = auto_returns(payout, 3)
+    refunds = token_returns(payout, 3)
     for refund in refunds[:2]:
         refund_advance(refund_id=refund.pk)
     assert not GasTopUpBatch.objects.exists()
@@ -108,7 +73,7 @@ def test_a_top_up_waits_the_window_for_company_then_goes_with_what_is_waiting(pa
 
 def test_an_empty_address_gets_a_plain_transfer_at_once_which_costs_less_there(payout, settings):
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600
-    refunds = auto_returns(payout, 2, swept_before=False)
+    refunds = token_returns(payout, 2, swept_before=False)
     for refund in refunds:
         refund_advance(refund_id=refund.pk)  # no waiting for company
 
@@ -123,7 +88,7 @@ def test_an_empty_address_gets_a_plain_transfer_at_once_which_costs_less_there(p
 def test_without_a_disperse_contract_each_address_gets_its_own_transfer(payout):
     payout.network.options.pop("gas_disperse")
     payout.network.save()
-    refunds = auto_returns(payout, 3)
+    refunds = token_returns(payout, 3)
 
     for refund in refunds:
         assert run_to_end(payout, refund).state == RefundState.CONFIRMED
@@ -137,7 +102,7 @@ def test_without_a_disperse_contract_each_address_gets_its_own_transfer(payout):
 def test_a_disperse_address_without_code_is_refused_and_nothing_is_sent(payout):
     payout.network.options["gas_disperse"] = payout.node.accounts[9]  # an account, not a contract
     payout.network.save()
-    (refund,) = auto_returns(payout, 1)
+    (refund,) = token_returns(payout, 1)
     refund_advance(refund_id=refund.pk)
     refund.refresh_from_db()
     assert refund.state == RefundState.NEEDS_REVIEW and "has no code" in refund.last_error
@@ -147,7 +112,7 @@ def test_a_disperse_address_without_code_is_refused_and_nothing_is_sent(payout):
 def test_a_batch_stored_but_never_sent_goes_out_with_the_same_bytes(payout, settings):
     """As after a worker died between committing the batch and broadcasting it."""
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600
-    refunds = auto_returns(payout, 3)
+    refunds = token_returns(payout, 3)
     for refund in refunds:
         refund_advance(refund_id=refund.pk)
     (batch,) = gas_top_ups.batches_sign(payout.network, payout.chain)  # signed and stored, not sent
@@ -163,7 +128,7 @@ def test_a_batch_stored_but_never_sent_goes_out_with_the_same_bytes(payout, sett
 
 def test_an_address_that_refuses_coin_fails_alone_and_the_others_are_funded(payout, settings):
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600
-    refunds = auto_returns(payout, 3)
+    refunds = token_returns(payout, 3)
     for refund in refunds:
         refund_advance(refund_id=refund.pk)
     refusing = payout.contracts["TestToken"].address  # a contract with no receive(): the transfer reverts
@@ -185,7 +150,7 @@ def test_an_address_that_refuses_coin_fails_alone_and_the_others_are_funded(payo
 
 def test_a_top_up_no_longer_needed_before_batching_is_cancelled(payout, settings):
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600
-    (refund,) = auto_returns(payout, 1)
+    (refund,) = token_returns(payout, 1)
     refund_advance(refund_id=refund.pk)
     assert GasTopUp.objects.get(refund=refund).state == GasTopUpState.PENDING
     payout.node.set_balance(refund.sender, 10**18)  # someone else paid for the gas
@@ -202,7 +167,7 @@ def test_the_scanner_does_not_take_a_batch_for_deposits(payout, settings):
     from recovery.models import Deposit
 
     settings.GAS_TOP_UP_BATCH_WINDOW_SECONDS = 3600
-    refunds = auto_returns(payout, 2)
+    refunds = token_returns(payout, 2)
     for refund in refunds:
         refund_advance(refund_id=refund.pk)
     (batch,) = gas_top_ups.batches_sign(payout.network, payout.chain)

@@ -13,18 +13,15 @@ from django.test import override_settings
 from chains.evm.refund import current_fees, native_transfer, unsigned_tx
 from chains.evm.signer import GAS_WALLET, LocalHDSigner
 from recovery.models import (
-    AssetPrice,
-    DepositAddress,
     GasTopUpBatch,
     Network,
     Refund,
     RefundState,
-    UserProfile,
 )
 from recovery.payouts.reconcile import Kind, ReconcileReport, reconcile_network
 from recovery.payouts.refunds import refund_advance
 from recovery.payouts.tasks import reconcile_networks
-from tests.payout_env import DEPOSIT_INDEX, Payout, deposit_of, run_to_end, triaged
+from tests.payout_env import Payout, run_to_end, token_returns
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
 
@@ -39,32 +36,6 @@ def paid_refunds(p: Payout, *, existing: int = 3, empty: int = 1) -> list[Refund
     for refund in refunds:
         assert run_to_end(p, refund).state == RefundState.CONFIRMED
     return [Refund.objects.get(pk=r.pk) for r in refunds]
-
-
-def token_returns(p: Payout, count: int, *, swept_before: bool) -> list[Refund]:
-    """`count` NoReturnToken deposits, each from its own sender to a new deposit address, auto-returned
-    (as tests/payouts/test_gas_top_ups.py's auto_returns, numbering on from the addresses made before)."""
-    signer = LocalHDSigner(settings.SIGNER_MNEMONIC)
-    token = p.contracts["NoReturnToken"]
-    eth = {"symbol": "ETH", "decimals": 18, "usd_micros_per_unit": 3 * 10**9}
-    AssetPrice.objects.get_or_create(network=p.network, contract="", defaults=eth)
-    nrt = {"symbol": "NRT", "decimals": 18, "usd_micros_per_unit": 10**6}
-    AssetPrice.objects.get_or_create(network=p.network, contract=token.address, defaults=nrt)
-    UserProfile.objects.filter(user=p.users.alice).update(account_ref="ACC-alice")
-    refunds = []
-    for _ in range(count):
-        made = DepositAddress.objects.filter(derivation_index__gt=DEPOSIT_INDEX).count()
-        index = DEPOSIT_INDEX + 1 + made
-        DepositAddress.objects.create(
-            family="evm", address=signer.address(index), owner_ref="ACC-alice", derivation_index=index
-        )
-        p.user, p.deposit_address = p.node.accounts[1 + made], signer.address(index)
-        if swept_before:
-            p.node.set_balance(p.deposit_address, 10**9)
-        deposit = deposit_of(p, "NoReturnToken")
-        assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
-        refunds.append(Refund.objects.get(deposit=deposit))
-    return refunds
 
 
 def send_outside(p: Payout, key: int | str, sender: str) -> str:
