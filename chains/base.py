@@ -129,6 +129,7 @@ class BroadcastOutcome(enum.StrEnum):
     UNCLEAR = "unclear"  # timeout, "nonce too low", 5xx ...: check the chain, never re-sign blindly
     REJECTED = "rejected"  # the node refused the bytes for a reason that will not change on retry
     UNFUNDED = "unfunded"  # the sender cannot pay for them now: fund it, then send the same bytes again
+    UNDERPRICED = "underpriced"  # their fee is below what the node takes now: sign the same nonce again
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ contract TestToken {
         return true;
     }
 
-    function transfer(address to, uint256 amount) external returns (bool) {
+    function transfer(address to, uint256 amount) external virtual returns (bool) {
         _move(msg.sender, to, amount);
         return true;
     }
@@ -150,6 +150,43 @@ contract LegacyToken {
         balanceOf[msg.sender] -= value;
         balanceOf[to] += value;
         emit Transfer(msg.sender, to, value);
+        return true;
+    }
+}
+
+/// A token with a blacklist (as USDC and USDT have): any transfer to or from a listed address reverts, so
+/// the return of a deposit whose sender was listed after sending it can never go through.
+contract BlacklistToken is TestToken {
+    mapping(address => bool) public blacklisted;
+
+    constructor() TestToken("Listed Token", "LST", 18) {}
+
+    function blacklist(address who) external {
+        blacklisted[who] = true;
+    }
+
+    function _move(address from, address to, uint256 amount) internal override {
+        require(!blacklisted[from] && !blacklisted[to], "blacklisted");
+        super._move(from, to, amount);
+    }
+}
+
+/// A token whose transfer reports failure by returning false instead of reverting (as some 2017 tokens do):
+/// to a refused address the call succeeds, moves nothing and emits nothing.
+contract FalseReturnToken is TestToken {
+    mapping(address => bool) public refused;
+
+    constructor() TestToken("Quiet Token", "QUIET", 18) {}
+
+    function refuse(address who) external {
+        refused[who] = true;
+    }
+
+    function transfer(address to, uint256 amount) external override returns (bool) {
+        if (refused[to] || balanceOf[msg.sender] < amount) {
+            return false;
+        }
+        _move(msg.sender, to, amount);
         return true;
     }
 }

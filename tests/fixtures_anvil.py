@@ -36,6 +36,8 @@ DEPLOYMENTS: dict[str, tuple[str, tuple[Any, ...]]] = {
     "BadLogEmitter": ("BadLogEmitter", ()),
     "GasDisperse": ("GasDisperse", ()),
     "LegacyToken": ("LegacyToken", ()),
+    "BlacklistToken": ("BlacklistToken", ()),
+    "FalseReturnToken": ("FalseReturnToken", ()),
 }
 FEE_TOKEN_BPS = 100
 

@@ -159,3 +159,11 @@ def token_returns(p: Payout, count: int, *, swept_before: bool = True) -> list[R
         assert triaged(deposit_id=deposit.pk).disposition == "auto_return"
         refunds.append(Refund.objects.get(deposit=deposit))
     return refunds
+
+
+def fees_jump(p, factor: int) -> None:
+    """The price of gas becomes `factor` times today's (a spike, as in a mint rush): the base fee of the next
+    block is set to it (anvil's base fee then eases by at most 1/8 a block, as on mainnet)."""
+    gas_price = int(p.node.rpc.call("eth_gasPrice"), 16)
+    p.node.rpc.call("anvil_setNextBlockBaseFeePerGas", [hex(gas_price * factor)])
+    p.node.mine(1)

@@ -33,14 +33,17 @@ CLASSIFICATION: tuple[tuple[str, BroadcastOutcome], ...] = (
     # The sender lacks the balance now: funding it fixes that, and the same bytes can be sent again.
     ("insufficient funds", BroadcastOutcome.UNFUNDED),
     ("upfront_cost_exceeds_balance", BroadcastOutcome.UNFUNDED),  # besu
+    # The fee the bytes carry is below what the node takes now (fees rose since signing): the same nonce is
+    # signed again at today's fees. Never final, or the nonce would be left as a gap.
+    ("max fee per gas less than block base fee", BroadcastOutcome.UNDERPRICED),  # anvil/reth
+    ("fee cap less than block base fee", BroadcastOutcome.UNDERPRICED),  # geth
+    ("transaction underpriced", BroadcastOutcome.UNDERPRICED),  # below the pool's minimum, not a replacement
     # The node refused these bytes for a reason resending them will not fix.
     ("intrinsic gas too low", BroadcastOutcome.REJECTED),
     ("gas is too low", BroadcastOutcome.REJECTED),  # openethereum
     ("exceeds block gas limit", BroadcastOutcome.REJECTED),
     ("gas_limit > env.block.gas_limit", BroadcastOutcome.REJECTED),  # anvil/reth "intrinsic gas too high"
     ("exceeds current gas limit", BroadcastOutcome.REJECTED),  # openethereum
-    ("max fee per gas less than block base fee", BroadcastOutcome.REJECTED),
-    ("transaction underpriced", BroadcastOutcome.REJECTED),  # below the pool's minimum, not a replacement
     ("invalid chain id", BroadcastOutcome.REJECTED),
     ("invalid sender", BroadcastOutcome.REJECTED),
     ("nonce too high", BroadcastOutcome.REJECTED),  # a gap: the database's nonce is wrong, a human looks

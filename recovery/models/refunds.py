@@ -28,11 +28,12 @@ LIVE_REFUND_STATES = ("queued", "signed", "broadcast", "confirmed", "needs_revie
 
 R = RefundState
 # The refund lifecycle, domain law like the case table: which state a refund may move to from each.
-# broadcast -> signed is a fee bump (a same-nonce replacement, signed and stored, then broadcast again).
+# broadcast -> signed is a fee bump (a same-nonce replacement, signed and stored, then broadcast again);
+# signed -> signed is the same for bytes the node refused as underpriced before they were ever sent.
 # needs_review is left through the case (a person records what the chain shows), never by the executor.
 REFUND_TRANSITIONS: dict[RefundState, frozenset[RefundState]] = {
     R.QUEUED: frozenset({R.SIGNED, R.NEEDS_REVIEW, R.CANCELLED}),
-    R.SIGNED: frozenset({R.BROADCAST, R.NEEDS_REVIEW}),
+    R.SIGNED: frozenset({R.SIGNED, R.BROADCAST, R.NEEDS_REVIEW}),
     R.BROADCAST: frozenset({R.SIGNED, R.CONFIRMED, R.FAILED, R.NEEDS_REVIEW}),
     R.CONFIRMED: frozenset(),
     R.FAILED: frozenset(),

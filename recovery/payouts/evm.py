@@ -78,18 +78,19 @@ def refund_plan(refund: Refund, chain: EvmChain, network: Network) -> Plan:
 
 
 def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan) -> bool:
-    """True when the deposit address can pay the refund's gas; else files, batches or follows its top-up."""
-    if refund.standard == TokenStandard.NATIVE:
-        return True
+    """True when the deposit address can pay the refund (its gas, and a native refund's value too); else
+    files, batches or follows its top-up. A native refund pays its gas out of its own amount, so it needs
+    one only when the address's other refunds spent part of that amount on their gas."""
     balance = chain.balance(refund.sender)
-    # The address's other signed refunds will spend their gas from the same balance: plan them together.
-    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=_gas_reserved(refund))
+    # The address's other open refunds spend from the same balance: plan them together.
+    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=plan.call.value + _reserved(refund))
     top_up = gas_top_ups.refund_top_up(refund)
     try:
         if need == 0:
             if top_up is not None:
                 gas_top_ups.top_up_unneeded(top_up, chain)
             return True
+        _native_shortfall_check(refund, need)
         if top_up is not None and top_up.state == GasTopUpState.CONFIRMED:
             raise RefundBlocked(
                 "fees rose above what the gas top-up covered; waiting for lower fees", human=False
@@ -103,21 +104,30 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
 
 def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> bool:
     """After the node refused a signed refund for funds: True when the address can pay its stored bytes
-    again (send them), else files, batches or follows another top-up for what it lacks. A native refund
-    pays its gas out of the deposit itself: a shortfall there is not for the gas wallet to fill."""
-    if refund.standard == TokenStandard.NATIVE:
-        raise RefundBlocked("the deposit address no longer holds the native amount it returns", human=True)
+    again (send them), else files, batches or follows another top-up for what it lacks."""
     attempt = refund.attempt_rows.order_by("-number").first()
+    value = int((attempt.unsigned or {}).get("value") or 0)
     balance = chain.balance(refund.sender)
-    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=_gas_reserved(refund))
+    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=value + _reserved(refund))
     top_up = gas_top_ups.refund_top_up(refund)
     if need == 0:
         if top_up is not None:
             gas_top_ups.top_up_unneeded(top_up, chain)
         return True
+    _native_shortfall_check(refund, need)
     if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.CANCELLED):
         top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
     return _top_up_follow(top_up, network, chain)
+
+
+def _native_shortfall_check(refund: Refund, need: int) -> None:
+    """The gas wallet may make good the gas that other refunds took out of a native deposit, never the
+    deposit itself: lacking more than half of it, the address was emptied by someone, and a person looks."""
+    if refund.standard == TokenStandard.NATIVE and need * 2 > refund.amount:
+        raise RefundBlocked(
+            f"the deposit address lacks {need} of the {refund.amount} wei it returns: was it swept?",
+            human=True,
+        )
 
 
 def open_top_up_settle(refund: Refund, chain: EvmChain) -> None:
@@ -140,16 +150,20 @@ def _top_up_follow(top_up: GasTopUp, network: Network, chain: EvmChain) -> bool:
     return False
 
 
-def _gas_reserved(refund: Refund) -> int:
-    """Wei the other signed, not yet settled refunds from the same address may still spend on gas (their
-    current attempt's fee cap): the balance this refund can count on is what is left after them."""
+def _reserved(refund: Refund) -> int:
+    """Wei of the address's balance the other open refunds from it will still spend: each signed one its
+    current attempt's fee cap, each native one (signed or not) its whole amount. What this refund can count
+    on is what is left after them."""
     siblings = Refund.objects.filter(
         network_id=refund.network_id,
         sender=refund.sender,
-        state__in=[RefundState.SIGNED, RefundState.BROADCAST],
+        state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST],
     ).exclude(pk=refund.pk)
-    caps = RefundAttempt.objects.filter(refund__in=siblings, number=F("refund__attempts"))
-    return sum(int(cap or 0) for cap in caps.values_list("fee_cap", flat=True))
+    native = siblings.filter(standard=TokenStandard.NATIVE)
+    owed = sum(int(amount) for amount in native.values_list("amount", flat=True))
+    signed_tokens = siblings.exclude(standard=TokenStandard.NATIVE).exclude(state=RefundState.QUEUED)
+    caps = RefundAttempt.objects.filter(refund__in=signed_tokens, number=F("refund__attempts"))
+    return owed + sum(int(cap or 0) for cap in caps.values_list("fee_cap", flat=True))
 
 
 # --- signing -------------------------------------------------------------------------------------

@@ -206,7 +206,12 @@ def _step_send(refund: Refund) -> float | None:
         # Not final: the bytes stay as signed; the address is funded and the same bytes go out again.
         Refund.objects.filter(pk=refund.pk).update(last_error=f"waiting for funds: {result.detail}"[:2000])
         return WAIT_UNCLEAR if evm.signed_funding_ready(refund, chain, refund.network) else WAIT_TOP_UP
-    if result.outcome in (BroadcastOutcome.REJECTED, BroadcastOutcome.UNFUNDED):
+    if result.outcome == BroadcastOutcome.UNDERPRICED and refund.network.family == Family.EVM:
+        # Not final either: fees rose since signing. The same nonce is signed at today's fees (a new attempt),
+        # funded if it costs more, and sent; abandoning the bytes would leave their nonce as a gap.
+        _refund_reprice(refund, chain, result.detail)
+        return 0
+    if result.outcome in (BroadcastOutcome.REJECTED, BroadcastOutcome.UNFUNDED, BroadcastOutcome.UNDERPRICED):
         _refund_needs_review(refund, f"the node refused the signed refund: {result.detail}")
         return None
     if chain.receipt(refund.tx_hash) is not None:  # mined or in the pool after all
@@ -219,6 +224,19 @@ def _step_send(refund: Refund) -> float | None:
         )
         return None
     return WAIT_UNCLEAR  # the same bytes go out again: they can be mined once at most
+
+
+def _refund_reprice(refund: Refund, chain, detail: str) -> None:
+    """Sign the signed-but-refused refund again at the same nonce with today's fees, as a new attempt."""
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update(skip_locked=True).filter(
+            pk=refund.pk, state=RefundState.SIGNED, attempts=refund.attempts
+        )
+        claimed = locked.select_related("network").first()
+        if claimed is None:
+            return  # another worker re-signed or sent it meanwhile
+        evm.refund_bump_locked(claimed, chain, claimed.network)
+        Refund.objects.filter(pk=claimed.pk).update(last_error=f"re-signed at today's fees: {detail}"[:2000])
 
 
 def _earlier_nonce_unsent(refund: Refund) -> bool:
@@ -248,8 +266,8 @@ def _step_track(refund: Refund) -> float | None:
     mined = [(a, r) for a, r in receipts if r is not None and r.status in (TxStatus.SUCCESS, TxStatus.FAILED)]
     if mined:
         attempt, receipt = mined[0]
-        if receipt.confirmations < refund.network.confirmations:
-            return WAIT_RECEIPT
+        if receipt.confirmations <= refund.network.confirmations:
+            return WAIT_RECEIPT  # settled at the deposits' depth: that many blocks on top of its own
         failpoint("after_receipt", refund.pk)
         _refund_settle(refund, attempt.tx_hash, receipt, chain)
         return None
@@ -285,6 +303,14 @@ def _refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
             transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
         return
     received = _payout_for(refund.network).received_amount(chain, refund)
+    if (
+        received == 0
+    ):  # mined and successful, yet nothing reached the destination (a transfer returning false)
+        reason = f"the refund transaction {tx_hash} succeeded but moved nothing to the destination"
+        if refund_move(refund.pk, to=RefundState.NEEDS_REVIEW, tx_hash=tx_hash, last_error=reason):
+            log.error("refund needs review: %s", reason, extra={"refund_id": refund.pk})
+            transition(refund.case_id, State.NEEDS_REVIEW, actor=SYSTEM, reason=reason[:200])
+        return
     moved = refund_move(
         refund.pk,
         to=RefundState.CONFIRMED,

@@ -17,12 +17,13 @@ from tests.chains.evm.faulty_proxy import Fault, FaultyProxy
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
 FEES = Fees(max_fee_per_gas=20 * 10**9, max_priority_fee_per_gas=10**9)
-A, K, U, R, F = (
+A, K, U, R, F, P = (
     BroadcastOutcome.ACCEPTED,
     BroadcastOutcome.ALREADY_KNOWN,
     BroadcastOutcome.UNCLEAR,
     BroadcastOutcome.REJECTED,
     BroadcastOutcome.UNFUNDED,
+    BroadcastOutcome.UNDERPRICED,
 )
 
 # Answers as the named clients word them; the expected outcome follows the classification rules.
@@ -45,8 +46,10 @@ NODE_ANSWERS = [
     ("intrinsic gas too low", R),
     ("exceeds block gas limit", R),  # geth
     ("intrinsic gas too high -- tx.gas_limit > env.block.gas_limit", R),  # anvil / reth
-    ("max fee per gas less than block base fee", R),
-    ("transaction underpriced", R),
+    ("max fee per gas less than block base fee", P),  # anvil / reth
+    ("max fee per gas less than block base fee: address 0xabc, maxFeePerGas: 1, baseFee: 9", P),
+    ("fee cap less than block base fee", P),  # geth ("transaction's fee cap ...")
+    ("transaction underpriced", P),
     ("invalid chain id for signer", R),
     ("something the table has never seen", U),
     ("", U),
@@ -105,13 +108,21 @@ class TestRealNodeAnswers:
 
     @pytest.mark.parametrize(
         "overrides",
-        [dict(gas=20_000), dict(gas=10**12), dict(fees=Fees(gas_price=1))],
-        ids=["intrinsic-gas", "block-gas-limit", "below-base-fee"],
+        [dict(gas=20_000), dict(gas=10**12)],
+        ids=["intrinsic-gas", "block-gas-limit"],
     )
     def test_refusal_that_resending_cannot_fix_is_rejected(self, evm_snapshot, signer, overrides):
         nonce = _nonce(evm_snapshot, signer.address(0))
         result = send_raw(evm_snapshot.rpc, signer.sign(_payment(nonce, **overrides)))
         assert result.outcome is R, result.detail
+        assert _nonce(evm_snapshot, signer.address(0), "pending") == nonce
+
+    def test_a_fee_below_the_base_fee_is_underpriced_a_refusal_that_re_signing_fixes(
+        self, evm_snapshot, signer
+    ):
+        nonce = _nonce(evm_snapshot, signer.address(0))
+        result = send_raw(evm_snapshot.rpc, signer.sign(_payment(nonce, fees=Fees(gas_price=1))))
+        assert result.outcome is P, result.detail
         assert _nonce(evm_snapshot, signer.address(0), "pending") == nonce
 
     def test_a_sender_that_cannot_pay_is_unfunded_and_the_same_bytes_go_through_once_funded(
