@@ -45,3 +45,4 @@ bench: setup
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/user_api.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/refund_pipeline.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/load_under_chaos.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/refund_battery.py

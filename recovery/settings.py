@@ -312,6 +312,8 @@ METRICS_HEAD_TIMEOUT_SECONDS = float(os.environ.get("METRICS_HEAD_TIMEOUT_SECOND
 # and a batch holds at most this many deposit addresses.
 GAS_TOP_UP_BATCH_WINDOW_SECONDS = float(os.environ.get("GAS_TOP_UP_BATCH_WINDOW_SECONDS", "1.0"))
 GAS_TOP_UP_BATCH_MAX = int(os.environ.get("GAS_TOP_UP_BATCH_MAX", "100"))
+# Fees that rise after a refund's top-up get another top-up, up to this many per refund; then a person.
+GAS_TOP_UPS_PER_REFUND_MAX = int(os.environ.get("GAS_TOP_UPS_PER_REFUND_MAX", "5"))
 
 # --- sweepers for lost messages ---------------------------------------------------------------------
 # A refund untouched this long in a working state is re-sent to the workers (a message lost with a killed

@@ -274,6 +274,15 @@ class EvmChain:
         """The account's native balance in wei, as of the latest block."""
         return int(self.rpc.call("eth_getBalance", [_normalize_address(address), "latest"]), 16)
 
+    def account_state(self, address: str) -> tuple[int, int]:
+        """(balance in wei, next nonce) as of one block, so a transaction mined in between is seen by both."""
+        block = hex(self.head())
+        address = _normalize_address(address)
+        balance, nonce = self.rpc.batch(
+            [("eth_getBalance", [address, block]), ("eth_getTransactionCount", [address, block])]
+        )
+        return int(balance, 16), int(nonce, 16)
+
     def gas_price(self) -> int:
         """The node's legacy gas price in wei (what a transfer costs per gas now)."""
         return int(self.rpc.call("eth_gasPrice"), 16)

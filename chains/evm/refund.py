@@ -28,6 +28,9 @@ DISPERSE_ETHER = keccak(text="disperseEther(address[],uint256[])")[:4]  # contra
 NATIVE_TRANSFER_GAS = 21_000  # intrinsic gas of a plain value transfer to an account without code
 # Estimates are taken at the current state; a token's storage can change before the refund is mined.
 GAS_MARGIN_PERCENT = 20
+# A storage slot written from zero (20,000) on a cold account (2,100): what a transfer costs more when its
+# recipient's balance has dropped to zero between the estimate and the block that mines it.
+FRESH_SLOT_GAS = 22_100
 MIN_BUMP = Fraction(11, 10)  # geth and most pools refuse a same-nonce replacement below +10% on both fees
 DEFAULT_BUMP = Fraction(5, 4)
 
@@ -113,7 +116,8 @@ def unsigned_tx(
 def estimate_refund_gas(
     rpc: JsonRpc, sender: str, call: Call, *, margin_percent: int = GAS_MARGIN_PERCENT
 ) -> int:
-    """eth_estimateGas plus a margin; a plain native transfer gets exactly its intrinsic gas."""
+    """eth_estimateGas plus a margin (20%, and at least a fresh storage slot's gas: the state the estimate
+    saw can change before the refund is mined); a plain native transfer gets exactly its intrinsic gas."""
     request = {"from": sender, "to": call.to, "value": hex(call.value), "data": "0x" + call.data.hex()}
     try:
         estimate = int(rpc.call("eth_estimateGas", [request]), 16)
@@ -121,7 +125,7 @@ def estimate_refund_gas(
         raise RefundWouldRevert(f"{call.to}: {exc.message}") from exc
     if estimate == NATIVE_TRANSFER_GAS and not call.data:
         return estimate  # an account without code uses exactly this; a margin would only strand coin
-    return estimate + math.ceil(estimate * margin_percent / 100)
+    return estimate + max(math.ceil(estimate * margin_percent / 100), FRESH_SLOT_GAS)
 
 
 def top_up_needed(balance: int, gas: int, max_fee_per_gas: int, value: int = 0) -> int:

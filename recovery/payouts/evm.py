@@ -81,9 +81,10 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     """True when the deposit address can pay the refund (its gas, and a native refund's value too); else
     files, batches or follows its top-up. A native refund pays its gas out of its own amount, so it needs
     one only when the address's other refunds spent part of that amount on their gas."""
-    balance = chain.balance(refund.sender)
+    balance, mined = chain.account_state(refund.sender)
     # The address's other open refunds spend from the same balance: plan them together.
-    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=plan.call.value + _reserved(refund))
+    reserved = _reserved(refund, mined)
+    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=plan.call.value + reserved)
     top_up = gas_top_ups.refund_top_up(refund)
     try:
         if need == 0:
@@ -91,11 +92,9 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
                 gas_top_ups.top_up_unneeded(top_up, chain)
             return True
         _native_shortfall_check(refund, need)
-        if top_up is not None and top_up.state == GasTopUpState.CONFIRMED:
-            raise RefundBlocked(
-                "fees rose above what the gas top-up covered; waiting for lower fees", human=False
-            )
-        if top_up is None or top_up.state == GasTopUpState.CANCELLED:
+        if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.CANCELLED):
+            # None yet, or fees rose past what the last one covered: another, for what is lacking now.
+            _top_ups_limit_check(refund)
             top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
     except gas_top_ups.TopUpBlocked as blocked:
         raise RefundBlocked(str(blocked), human=blocked.human) from blocked
@@ -107,8 +106,8 @@ def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> b
     again (send them), else files, batches or follows another top-up for what it lacks."""
     attempt = refund.attempt_rows.order_by("-number").first()
     value = int((attempt.unsigned or {}).get("value") or 0)
-    balance = chain.balance(refund.sender)
-    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=value + _reserved(refund))
+    balance, mined = chain.account_state(refund.sender)
+    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=value + _reserved(refund, mined))
     top_up = gas_top_ups.refund_top_up(refund)
     if need == 0:
         if top_up is not None:
@@ -116,8 +115,18 @@ def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> b
         return True
     _native_shortfall_check(refund, need)
     if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.CANCELLED):
+        _top_ups_limit_check(refund)
         top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
     return _top_up_follow(top_up, network, chain)
+
+
+def _top_ups_limit_check(refund: Refund) -> None:
+    """Fees that keep rising get a few more top-ups, not an endless stream of them."""
+    funded = refund.top_ups.filter(state=GasTopUpState.CONFIRMED).count()
+    if funded >= settings.GAS_TOP_UPS_PER_REFUND_MAX:
+        raise RefundBlocked(
+            f"{funded} gas top-ups confirmed and fees still outgrow them: a person decides", human=True
+        )
 
 
 def _native_shortfall_check(refund: Refund, need: int) -> None:
@@ -150,15 +159,20 @@ def _top_up_follow(top_up: GasTopUp, network: Network, chain: EvmChain) -> bool:
     return False
 
 
-def _reserved(refund: Refund) -> int:
+def _reserved(refund: Refund, mined: int) -> int:
     """Wei of the address's balance the other open refunds from it will still spend: each signed one its
-    current attempt's fee cap, each native one (signed or not) its whole amount. What this refund can count
-    on is what is left after them."""
-    siblings = Refund.objects.filter(
-        network_id=refund.network_id,
-        sender=refund.sender,
-        state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST],
-    ).exclude(pk=refund.pk)
+    current attempt's fee cap, each native one (signed or not) its whole amount. Those already mined (a
+    nonce below `mined`, the account's next nonce at the block the balance was read) have spent theirs.
+    What this refund can count on is what is left after them."""
+    siblings = (
+        Refund.objects.filter(
+            network_id=refund.network_id,
+            sender=refund.sender,
+            state__in=[RefundState.QUEUED, RefundState.SIGNED, RefundState.BROADCAST],
+        )
+        .exclude(pk=refund.pk)
+        .exclude(nonce__lt=mined)
+    )
     native = siblings.filter(standard=TokenStandard.NATIVE)
     owed = sum(int(amount) for amount in native.values_list("amount", flat=True))
     signed_tokens = siblings.exclude(standard=TokenStandard.NATIVE).exclude(state=RefundState.QUEUED)

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from chains.base import BroadcastOutcome, SignedTx, TxStatus
+from chains.base import BroadcastOutcome, ChainError, SignedTx, TxStatus
 from chains.evm.chain import EvmChain
 from chains.evm.refund import (
     NATIVE_TRANSFER_GAS,
@@ -37,6 +37,7 @@ from chains.evm.refund import (
 )
 from chains.evm.signer import GAS_WALLET, Fees
 from recovery.models import GasTopUp, GasTopUpBatch, GasTopUpBatchState, GasTopUpState, Network, Refund
+from recovery.onchain.registry import chain_for
 from recovery.onchain.signers import evm_signer
 from recovery.payouts.failpoints import failpoint
 from recovery.payouts.nonces import nonce_take
@@ -72,6 +73,22 @@ def top_up_request(refund: Refund, network: Network, chain: EvmChain, need: int,
 def refund_top_up(refund: Refund) -> GasTopUp | None:
     """The refund's latest top-up (earlier ones are history: spent, failed or cancelled)."""
     return GasTopUp.objects.select_related("batch").filter(refund=refund).order_by("-pk").first()
+
+
+def batches_unsettled_follow() -> int:
+    """The sweeper's part: batches signed or sent but unsettled for a while are followed to their end, in
+    nonce order, whether or not a refund still follows them (one whose refund settled first, or whose
+    refund was funded again by a later top-up)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.REFUND_STUCK_AFTER_SECONDS)
+    open_states = [GasTopUpBatchState.SIGNED, GasTopUpBatchState.BROADCAST]
+    batches = GasTopUpBatch.objects.filter(state__in=open_states, created_at__lt=cutoff)
+    followed = list(batches.select_related("network").order_by("nonce")[:200])
+    for batch in followed:
+        try:
+            batch_follow(batch, chain_for(batch.network))
+        except (TopUpBlocked, ChainError) as error:
+            log.warning("gas top-up batch %s: %s", batch.tx_hash, error, extra={"batch_id": batch.pk})
+    return len(followed)
 
 
 def top_up_unneeded(top_up: GasTopUp, chain: EvmChain) -> None:
@@ -189,7 +206,9 @@ def _batch_sign(
 
 
 def batch_follow(batch: GasTopUpBatch, chain: EvmChain) -> None:
-    """Send the batch's stored bytes (idempotent) until mined; then settle the batch and its top-ups."""
+    """Send the batch's stored bytes (idempotent) until mined; settle the batch and its top-ups once it has
+    the network's depth (a reorg can still take a shallower one away: then the same bytes go out again, or
+    the gas wallet's later nonces would wait behind the gap). Its coin is usable as soon as it is mined."""
     receipt = chain.receipt(batch.tx_hash)
     if receipt is None:
         signed = SignedTx(raw=bytes.fromhex(batch.raw_tx), txid=batch.tx_hash, nonce=batch.nonce)
@@ -198,6 +217,8 @@ def batch_follow(batch: GasTopUpBatch, chain: EvmChain) -> None:
             GasTopUpBatch.objects.filter(pk=batch.pk, state=GasTopUpBatchState.SIGNED).update(
                 state=GasTopUpBatchState.BROADCAST
             )
+        return
+    if receipt.status == TxStatus.PENDING or receipt.confirmations <= batch.network.confirmations:
         return
     if receipt.status == TxStatus.SUCCESS:
         _batch_settle(batch, GasTopUpBatchState.CONFIRMED, GasTopUpState.CONFIRMED, receipt.fee_paid)

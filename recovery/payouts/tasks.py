@@ -14,7 +14,7 @@ from celery import shared_task
 
 from chains.base import TransientChainError
 from recovery.cases.workflow import EXECUTE_TASK
-from recovery.payouts import execution, refunds
+from recovery.payouts import execution, gas_top_ups, refunds
 from recovery.payouts.reconcile import networks_reconcile, networks_to_reconcile
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,12 @@ def sweep_approved_cases() -> int:
 
 @shared_task(name="recovery.tasks.sweep_stuck_refunds")
 def sweep_stuck_refunds() -> int:
-    """Refunds left in a working state too long (a lost message, a dead worker) go to the workers again."""
+    """Refunds left in a working state too long (a lost message, a dead worker) go to the workers again;
+    gas top-up batches left unsettled are followed to their end here."""
     stuck = refunds.refunds_stuck()
     for refund_id in stuck:
         refund_advance.delay(refund_id)
+    gas_top_ups.batches_unsettled_follow()
     return len(stuck)
 
 

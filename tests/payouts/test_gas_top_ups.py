@@ -16,7 +16,7 @@ from recovery.models import (
 )
 from recovery.payouts import gas_top_ups
 from recovery.payouts.refunds import refund_advance
-from tests.payout_env import Payout, run_to_end, token_returns
+from tests.payout_env import Payout, fees_jump, run_to_end, token_returns
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
 
@@ -181,3 +181,73 @@ def test_the_scanner_does_not_take_a_batch_for_deposits(payout, settings):
     assert Deposit.objects.count() == deposits_before
     assert not Deposit.objects.filter(txid=batch.tx_hash).exists()
     assert any("our own gas top-up" in item for item in report.skipped_items)
+
+
+def test_a_batch_a_reorg_took_away_goes_out_again_before_it_settles(payout):
+    (refund,) = token_returns(payout, 1, swept_before=False)
+    refund_advance(refund_id=refund.pk)  # the top-up batch is signed and sent, and mined (automine)
+    batch = GasTopUpBatch.objects.get()
+    payout.node.wait_receipt(batch.tx_hash)
+    gas_top_ups.batch_follow(batch, payout.chain)  # seen mined: not yet settled
+    payout.node.reorg(1)  # ... then a reorg takes its block away (the pool forgets it too)
+    payout.node.drop_pending()
+    assert payout.nonce(gas_wallet(payout)) == 0
+
+    refund = run_to_end(payout, refund)
+
+    assert refund.state == RefundState.CONFIRMED
+    batch.refresh_from_db()
+    assert batch.state == "confirmed" and payout.nonce(gas_wallet(payout)) == 1  # the same bytes, no gap
+
+
+def test_a_batch_is_settled_only_at_the_networks_depth(payout):
+    (refund,) = token_returns(payout, 1, swept_before=False)
+    refund_advance(refund_id=refund.pk)
+    batch = GasTopUpBatch.objects.get()
+    payout.node.wait_receipt(batch.tx_hash)
+
+    payout.node.mine(payout.network.confirmations - 1)
+    gas_top_ups.batch_follow(batch, payout.chain)
+    assert GasTopUpBatch.objects.get().state != "confirmed"  # mined, but a reorg could still take it
+    payout.node.mine(1)
+    gas_top_ups.batch_follow(batch, payout.chain)
+    assert GasTopUpBatch.objects.get().state == "confirmed"
+
+
+def test_the_sweeper_follows_a_batch_no_refund_follows_any_more(payout, settings):
+    settings.REFUND_STUCK_AFTER_SECONDS = 0
+    (refund,) = token_returns(payout, 1, swept_before=False)
+    refund_advance(refund_id=refund.pk)
+    batch = GasTopUpBatch.objects.get()
+    payout.node.wait_receipt(batch.tx_hash)
+    payout.node.mine(payout.network.confirmations + 1)
+
+    assert gas_top_ups.batches_unsettled_follow() == 1
+
+    assert GasTopUpBatch.objects.get().state == "confirmed"
+    assert gas_top_ups.batches_unsettled_follow() == 0
+
+
+def test_fees_that_outgrow_a_confirmed_top_up_get_another_not_an_endless_wait(payout):
+    (refund,) = token_returns(payout, 1, swept_before=False)
+    refund_advance(refund_id=refund.pk)  # top-up sent
+    payout.node.mine(payout.network.confirmations + 1)
+    fees_jump(payout, 10)  # before the refund is signed, fees rise past what the top-up covered
+
+    refund = run_to_end(payout, refund)
+
+    assert (refund.state, refund.last_error) == (RefundState.CONFIRMED, "")
+    assert list(refund.top_ups.values_list("state", flat=True)) == ["confirmed", "confirmed"]
+
+
+def test_fees_that_keep_outgrowing_the_top_ups_go_to_a_person(payout, settings):
+    settings.GAS_TOP_UPS_PER_REFUND_MAX = 1
+    (refund,) = token_returns(payout, 1, swept_before=False)
+    refund_advance(refund_id=refund.pk)
+    payout.node.mine(payout.network.confirmations + 1)
+    fees_jump(payout, 10)
+
+    refund = run_to_end(payout, refund)
+
+    assert refund.state == RefundState.NEEDS_REVIEW and "fees still outgrow them" in refund.last_error
+    assert refund.nonce is None  # nothing was signed: no nonce left behind

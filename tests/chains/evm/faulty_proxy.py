@@ -7,8 +7,11 @@ transaction, the client does not know).
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
+import random
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +27,9 @@ class Fault(enum.StrEnum):
     NONCE_TOO_LOW = "nonce_too_low"  # JSON-RPC error "nonce too low"
     HTTP_502 = "http_502"  # a gateway error page instead of JSON
     SLOW = "slow"  # wait, then forward and answer normally
+
+
+CHAOS_FAULTS = (Fault.TIMEOUT, Fault.ALREADY_KNOWN, Fault.NONCE_TOO_LOW, Fault.HTTP_502)
 
 
 @dataclass
@@ -44,9 +50,12 @@ class FaultyProxy:
         self.sends_seen = 0  # eth_sendRawTransaction requests that reached the proxy
         self.sends_forwarded = 0  # ... and that the node received
         self._armed: _Armed | None = None
+        self._chaos_rate = 0.0
+        self._rng = random.Random(0)
+        self.injected: collections.Counter[str] = collections.Counter()  # chaos faults by kind
         self._lock = threading.Lock()
         self._released = threading.Event()  # lets held TIMEOUT answers go when the proxy stops
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="faulty-proxy", daemon=True)
 
@@ -59,6 +68,13 @@ class FaultyProxy:
         """Apply `fault` to the next `times` sends."""
         with self._lock:
             self._armed = _Armed(fault, forward, times, delay)
+
+    def chaos(self, rate: float, seed: int = 0) -> None:
+        """From now on each send gets a random fault with probability `rate` (0 stops it): a timeout, "already
+        known", "nonce too low" or a 502, after the node got the bytes (70%) or without them."""
+        with self._lock:
+            self._chaos_rate = rate
+            self._rng = random.Random(seed)
 
     def clear(self) -> None:
         with self._lock:
@@ -87,11 +103,19 @@ class FaultyProxy:
             self.sends_seen += 1
             armed = self._armed
             if armed is None:
-                return None
+                return self._chaos_take()
             armed.times -= 1
             if armed.times <= 0:
                 self._armed = None
             return armed
+
+    def _chaos_take(self) -> _Armed | None:
+        if not self._chaos_rate or self._rng.random() >= self._chaos_rate:
+            return None
+        fault = self._rng.choice(CHAOS_FAULTS)
+        forward = self._rng.random() < 0.7
+        self.injected[f"{fault}{'' if forward else ' (not forwarded)'}"] += 1
+        return _Armed(fault, forward, 1, 1.0)
 
     def _forward_send(self, body: bytes) -> tuple[int, bytes]:
         with self._lock:
@@ -109,6 +133,14 @@ class FaultyProxy:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up first (it timed out, or the proxy hung up on purpose) is no error."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _is_send(payload: Any) -> bool:

@@ -244,6 +244,7 @@ def test_slow_node_within_the_timeout_is_just_accepted(evm_snapshot, evm_chain, 
     signed = signer.sign(_payment(nonce, value=VALUE))
     proxy.inject(Fault.SLOW, delay=0.2)
     assert send_raw(via_proxy, signed).outcome is A
+    anvil.wait_receipt(signed.txid)  # anvil seals the block asynchronously, even on automine
     assert resolve_unclear(evm_chain, signed).status is TxStatus.SUCCESS
     assert _paid_times(anvil, sender, nonce, balance) == 1
 

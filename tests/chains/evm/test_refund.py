@@ -443,3 +443,24 @@ def test_native_refund_without_a_known_fee_is_not_judged_paid():
         RecordedChain(_mined(TxStatus.SUCCESS, fee=None)), refund, Holdings(200, 0), Holdings(90, 100)
     )
     assert effect.verdict is RefundVerdict.MISMATCH
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("token", ["TestToken", "NoReturnToken"])
+def test_the_gas_estimate_holds_when_the_recipient_empties_its_balance_before_the_refund(
+    refunder, evm_contracts, token
+):
+    """Estimated while the sender still holds some of the token (its balance slot set), mined after it sent
+    the rest: writing a zero slot costs about 17,000 gas more than the estimate saw."""
+    anvil, contract, amount = refunder.anvil, evm_contracts[token], 10**6
+    user, transfer = _erc20_case(anvil, contract, refunder, amount)
+    anvil.transact(contract, "mint", user, 5)  # the user still holds 5 units when the refund is planned
+    call = erc20_transfer(contract.address, user, amount)
+    gas = estimate_refund_gas(anvil.rpc, refunder.deposit, call)
+    anvil.transact(contract, "transfer", anvil.accounts[5], 5, sender=user)  # ... then sends them on
+
+    effect = refunder.refund(call, transfer, gas=gas)
+
+    assert effect.receipt is not None and effect.receipt.status is TxStatus.SUCCESS
+    assert effect.received == amount

@@ -48,8 +48,11 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
     # The replacement reuses the orphaned mint's nonce: after the reorg, the fork point's state is the one
     # that counts, and a nonce taken from the replaced chain would make anvil drop the transaction.
     nonce = int(anvil.rpc.call("eth_getTransactionCount", [anvil.accounts[0], "latest"]), 16)
-    anvil.transact(token, "mint", DEPOSIT, 5)
+    minted_in = int(anvil.wait_receipt(anvil.transact(token, "mint", DEPOSIT, 5))["blockNumber"], 16)
     anvil.mine(2)
+    deadline = time.monotonic() + 10
+    while anvil.head() < minted_in + 2 and time.monotonic() < deadline:  # sealed asynchronously
+        time.sleep(0.05)
     head = anvil.head()
     old = evm_chain.scan(head - 2, head, watched)
     (orphaned,) = old.transfers
