@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from eth_utils import to_checksum_address
 
 from chains.base import SignedTx
 from chains.evm.chain import EvmChain
@@ -253,6 +254,32 @@ def refund_bump_locked(refund: Refund, chain: EvmChain, network: Network) -> Sig
     signed = refund_sign(refund, bumped)
     attempt_store(refund, signed, bumped)
     return signed
+
+
+def refund_cancel_locked(refund: Refund, chain: EvmChain, network: Network) -> SignedTx:
+    """The refund's nonce spent on a no-op (no coin, to the address itself) instead of the payment, with
+    fees that also replace the payment's bytes should a node hold them: stored as a new attempt."""
+    last = refund.attempt_rows.order_by("-number").first()
+    previous = _unsigned_from_json(last.unsigned)
+    floor = current_fees(chain.rpc, eip1559=previous.fees.is_eip1559)
+    noop = dataclasses.replace(
+        previous, to=to_checksum_address(refund.sender), value=0, data=b"", gas=NATIVE_GAS
+    )
+    cancel = bump_fees(noop, floor=floor)
+    signed = refund_sign(refund, cancel)
+    attempt_store(refund, signed, cancel)
+    return signed
+
+
+def is_cancel(attempt: RefundAttempt | None) -> bool:
+    """A no-op attempt: no coin and no call, to the sending address itself."""
+    if attempt is None or not attempt.unsigned:
+        return False
+    fields = attempt.unsigned
+    to = str(fields.get("to", "")).lower()
+    return (
+        to == attempt.refund.sender.lower() and int(fields.get("value") or 0) == 0 and not fields.get("data")
+    )
 
 
 def received_amount(chain: EvmChain, refund: Refund) -> int:

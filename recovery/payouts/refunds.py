@@ -197,6 +197,8 @@ def _step_send(refund: Refund) -> float | None:
     if _earlier_nonce_unsent(refund):
         return WAIT_ORDER  # a later nonce sent first would wait in the pool, or be refused as too high
     chain = chain_for(refund.network)
+    if _deposit_gone_since_signing(refund, chain):
+        return 0
     result = chain.broadcast(_stored_bytes(refund))
     failpoint("after_broadcast", refund.pk)
     if result.outcome in (BroadcastOutcome.ACCEPTED, BroadcastOutcome.ALREADY_KNOWN):
@@ -224,6 +226,32 @@ def _step_send(refund: Refund) -> float | None:
         )
         return None
     return WAIT_UNCLEAR  # the same bytes go out again: they can be mined once at most
+
+
+def _deposit_gone_since_signing(refund: Refund, chain) -> bool:
+    """A reorg took the deposit away after its refund was signed: its bytes must never go out. On EVM the
+    nonce they hold is spent on a no-op instead (a nonce left unused would hold back every later refund
+    from the address); the no-op settles the refund in needs_review. Bitcoin bytes are just not sent."""
+    refund.deposit.refresh_from_db(fields=["status"])
+    if refund.deposit.status == DepositStatus.PENDING:
+        raise RefundBlocked("the deposit is waiting for its confirmations again", human=False)
+    if refund.deposit.status == DepositStatus.CONFIRMED:
+        return False
+    if refund.network.family != Family.EVM:
+        _refund_needs_review(refund, f"the deposit was {refund.deposit.status} after signing: not sent")
+        return True
+    if evm.is_cancel(refund.attempt_rows.order_by("-number").first()):
+        return False  # its no-op is signed: send that
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update(skip_locked=True).filter(
+            pk=refund.pk, state=RefundState.SIGNED, attempts=refund.attempts
+        )
+        claimed = locked.select_related("network").first()
+        if claimed is not None:
+            evm.refund_cancel_locked(claimed, chain, claimed.network)
+            reason = f"the deposit was {refund.deposit.status} after signing: its nonce goes to a no-op"
+            Refund.objects.filter(pk=claimed.pk).update(last_error=reason)
+    return True
 
 
 def _refund_reprice(refund: Refund, chain, detail: str) -> None:
@@ -303,10 +331,12 @@ def _refund_settle(refund: Refund, tx_hash: str, receipt, chain) -> None:
             transition(refund.case_id, State.REFUND_FAILED, actor=SYSTEM, data={"tx_hash": tx_hash})
         return
     received = _payout_for(refund.network).received_amount(chain, refund)
-    if (
-        received == 0
-    ):  # mined and successful, yet nothing reached the destination (a transfer returning false)
+    if received == 0:  # mined and successful, yet nothing reached the destination
         reason = f"the refund transaction {tx_hash} succeeded but moved nothing to the destination"
+        if refund.network.family == Family.EVM and evm.is_cancel(refund.attempt_rows.get(tx_hash=tx_hash)):
+            reason = (
+                f"the deposit was orphaned after signing: nothing paid, the nonce went to no-op {tx_hash}"
+            )
         if refund_move(refund.pk, to=RefundState.NEEDS_REVIEW, tx_hash=tx_hash, last_error=reason):
             log.error("refund needs review: %s", reason, extra={"refund_id": refund.pk})
             transition(refund.case_id, State.NEEDS_REVIEW, actor=SYSTEM, reason=reason[:200])

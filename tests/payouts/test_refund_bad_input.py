@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from recovery.models import NonceCounter, Refund, RefundState, State
+from recovery.models import Deposit, DepositStatus, NonceCounter, Refund, RefundState, State
 from recovery.payouts.refunds import refund_advance, refund_queue
 from tests.payout_env import CONFIRMATIONS, balance, deposit_of, fees_jump, run_to_end
 from tests.payouts.test_one_address_many_refunds import advance_until
@@ -90,3 +90,19 @@ def test_a_node_that_accepts_a_refund_and_forgets_it_gets_the_same_bytes_again(p
     assert (refund.state, refund.attempts) == (RefundState.CONFIRMED, 1)
     assert payout.nonce(payout.deposit_address) == 1
     assert Refund.objects.get(pk=refund.pk).tx_hash == refund.tx_hash
+
+
+def test_a_deposit_orphaned_after_its_refund_was_signed_is_not_paid_and_its_nonce_is_spent(payout):
+    deposit = deposit_of(payout, "TestToken")
+    before = balance(payout, "TestToken", payout.user)
+    refund = advance_until(
+        payout, refund_queue(case_id=approved_case(payout, deposit).pk), RefundState.SIGNED
+    )
+    Deposit.objects.filter(pk=deposit.pk).update(status=DepositStatus.ORPHANED)  # as the scanner does
+
+    refund = run_to_end(payout, refund)
+
+    assert refund.state == RefundState.NEEDS_REVIEW and "orphaned after signing" in refund.last_error
+    assert balance(payout, "TestToken", payout.user) == before  # nothing paid for a deposit that is gone
+    assert payout.nonce(payout.deposit_address) == refund.nonce + 1  # the nonce was used: no gap behind it
+    assert refund.attempts == 2  # the payment's bytes, then the no-op that took their nonce
