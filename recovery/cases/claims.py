@@ -5,8 +5,9 @@ Nothing here writes; the quote is a signed token that filing.claim_file verifies
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core import signing
@@ -101,6 +102,9 @@ class Filed:
     message: str
 
 
+AMOUNT_FORMAT = re.compile(r"[0-9]{1,78}(\.[0-9]{1,78})?|\.[0-9]{1,78}")
+
+
 def format_amount(amount: int, decimals: int | None) -> str:
     if not decimals:
         return str(amount)
@@ -113,11 +117,16 @@ def _parse_amount(text: str, decimals: int | None) -> int | None:
     text = (text or "").strip().replace(",", "")
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UserError("invalid_amount", "Enter the amount as a number, such as 12.5.", "amount") from None
-    if not value.is_finite() or value <= 0 or len(text) > 80:
+    # Plain digits only: an exponent ("1e999999") would make the decimal arithmetic below take seconds or
+    # overflow, and no wallet shows an amount that way.
+    if not AMOUNT_FORMAT.fullmatch(text):
+        raise UserError(
+            "invalid_amount",
+            "Enter the amount in digits with an optional decimal point, such as 12.5.",
+            "amount",
+        )
+    value = Decimal(text)
+    if value <= 0:
         raise UserError("invalid_amount", "Enter the positive amount you sent, such as 12.5.", "amount")
     return int(value.scaleb(decimals or 0))
 

@@ -147,3 +147,12 @@ def test_unknown_network_is_refused(claim_setup, alice):
 def test_amount_at_the_token_precision_is_accepted(claim_setup, alice):
     body = lookup(alice, claim_setup.txid, amount=f"{TOKENS / 10**18:.18f}").json()
     assert body["transfers"][0]["amount"] == str(TOKENS)
+
+
+@pytest.mark.parametrize(
+    "amount", ["1e999980", "1e999999999", "1E5", "0x10", "1.5.2", "-3", "NaN", "Infinity"]
+)
+def test_an_amount_not_in_plain_digits_is_refused_before_any_arithmetic(claim_setup, alice, amount):
+    """An exponent took seconds of CPU ("1e999980") or overflowed into a 500 ("1e999999999")."""
+    error = error_of(lookup(alice, claim_setup.txid, amount=amount), 400)
+    assert error["code"] == "invalid_amount" and "digits" in error["message"]
