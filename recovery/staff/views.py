@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
@@ -72,6 +73,7 @@ class StaffLoginView(auth_views.LoginView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         self.request.session[STARTED_KEY] = timezone.now().timestamp()
+        self.request.session.set_expiry(settings.STAFF_SESSION_AGE)  # the cookie ends when the server does
         return response
 
     def get_default_redirect_url(self) -> str:

@@ -71,6 +71,15 @@ def test_the_login_page_logs_staff_in(users):
     assert response.status_code == 302 and client.get("/staff/").status_code == 200
 
 
+def test_the_staff_login_cookie_lives_as_long_as_the_staff_session_not_a_users(users, settings):
+    settings.STAFF_SESSION_AGE = 900
+    client = Client()
+    response = client.post("/staff/login/", {"username": "agent", "password": "a-strong-pass-123"})
+    assert response.status_code == 302
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 900
+    assert client.session.get_expiry_age() == 900
+
+
 def test_the_enrolment_command_prints_an_otpauth_uri_and_the_code_then_works(users, capsys):
     call_command("setup_staff_otp", "approver1")
     uri = capsys.readouterr().out.strip()
