@@ -64,20 +64,26 @@ class ReasonRequired(GuardFailed):
 Guard = Callable[[RecoveryCase, Actor, str], None]
 
 
+TERMS_FIELDS = ("deposit_id", "resolution", "refund_destination", "destination_memo", "refund_amount")
+
+
 def terms_digest(case: RecoveryCase) -> str:
-    """What an approval approves: changing any of these voids the approvals given so far."""
-    terms = "|".join(
-        str(part)
-        for part in (
-            case.pk,
-            case.deposit_id,
-            case.resolution,
-            case.refund_destination,
-            case.destination_memo,
-            case.refund_amount,
-        )
-    )
-    return hashlib.sha256(terms.encode()).hexdigest()
+    """What an approval approves: changing any of these voids the approvals given so far. The terms'
+    version is part of it, so terms that change and change back (destination A, B, then A again) never
+    revive the approvals given for the first A. (Version 0 is left out: digests from before it stay.)"""
+    parts = [case.pk, *(getattr(case, field) for field in TERMS_FIELDS)]
+    if case.terms_version:
+        parts.append(f"terms-v{case.terms_version}")
+    return hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()
+
+
+def _changes_apply(case: RecoveryCase, changes: dict[str, Any]) -> None:
+    """Set the fields; a change to any of the terms starts a new version of them."""
+    before = [getattr(case, field) for field in TERMS_FIELDS]
+    for field, value in changes.items():
+        setattr(case, field, value)
+    if [getattr(case, field) for field in TERMS_FIELDS] != before:
+        case.terms_version += 1
 
 
 def approvals_required(case: RecoveryCase) -> int:
@@ -307,8 +313,7 @@ def transition(
         if step is None:
             raise IllegalTransition(f"a case cannot go from {locked.state} to {to}")
         _check_actor(locked, actor, step)
-        for field, value in (changes or {}).items():
-            setattr(locked, field, value)
+        _changes_apply(locked, changes or {})
         for guard in step.guards:
             guard(locked, actor, reason)
         from_state = locked.state
@@ -387,9 +392,8 @@ def case_edit(
             if field not in EDITABLE_FIELDS:
                 raise NotPermitted(f"a case's {field} changes only through the workflow")
             _require_actor(locked, actor, EDITABLE_FIELDS[field], f"change the {field} of")
-        for field, value in changes.items():
-            setattr(locked, field, value)
+        _changes_apply(locked, changes)
         locked.version += 1
-        locked.save(update_fields=[*changes, "version", "updated_at"])
+        locked.save(update_fields=[*changes, "version", "terms_version", "updated_at"])
         event_record(case=locked, kind=kind, actor=actor, data={**(data or {}), "version": locked.version})
     return locked

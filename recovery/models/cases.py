@@ -61,6 +61,10 @@ class RecoveryCase(models.Model):
     version = models.PositiveIntegerField(
         default=1, help_text="Bumped on every change; staff act on a version."
     )
+    terms_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Bumped by every change to the terms an approval approves: approvals count for one.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from recovery.audit.roles import Actor, Role
 from recovery.cases.actions import case_approve, case_change_destination, case_propose, case_reject
@@ -12,6 +13,7 @@ from recovery.cases.workflow import (
     ReasonRequired,
     StaleCase,
     approvals_complete,
+    case_edit,
     transition,
 )
 from recovery.models import Approval, CaseEvent, Resolution, State
@@ -108,6 +110,32 @@ def test_a_changed_destination_voids_the_approvals_and_sends_the_case_back(netwo
     assert case.state == State.AWAITING_REVIEW
     assert not approvals_complete(case)
     assert Approval.objects.filter(case=case).count() == 1  # kept for the record, but for other terms
+
+
+def test_terms_that_change_and_change_back_never_revive_the_old_approvals(network, users, settings):
+    case = proposed_case(network, users, value_usd_cents=500_000, settings=settings)
+    first = case.refund_destination
+    approve(users.approver2, case.pk)  # one of two, for destination A
+    alice = Actor.case_owner(users.alice)
+    case_change_destination(case_id=case.pk, actor=alice, destination="0x" + "5" * 40)  # B
+    case_change_destination(case_id=case.pk, actor=alice, destination=first)  # A again
+    case = case_edit(
+        case.pk,
+        actor=alice,
+        kind="destination_confirmed",
+        changes={"destination_confirmed_at": timezone.now()},
+    )  # as her second factor does
+    case = case_propose(
+        case_id=case.pk,
+        actor=Actor.staff(users.agent, Role.AGENT),
+        resolution=Resolution.ONCHAIN_RETURN,
+        refund_amount=5 * 10**17,
+    )  # the same terms as the first proposal, in every field but their version
+
+    approve(users.approver1, case.pk)  # one new approval: with A's old one it would make two
+
+    case.refresh_from_db()
+    assert not approvals_complete(case) and case.state == State.AWAITING_APPROVAL
 
 
 def test_a_refund_cannot_be_queued_without_complete_approvals(network, users, settings):
