@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recovery', '0011_gas_top_ups_per_refund'),
+        ("recovery", "0011_gas_top_ups_per_refund"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='recoverycase',
-            name='terms_version',
-            field=models.PositiveIntegerField(default=0, help_text='Bumped by every change to the terms an approval approves: approvals count for one.'),
+            model_name="recoverycase",
+            name="terms_version",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Bumped by every change to the terms an approval approves: approvals count for one.",
+            ),
         ),
     ]
