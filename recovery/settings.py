@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "recovery",
 ]
 
@@ -266,6 +267,8 @@ if not SIGNER_MNEMONIC and not PRODUCTION:
 # Refunds above this USD value (in cents) need two distinct approvers.
 TWO_APPROVER_THRESHOLD_USD_CENTS = int(os.environ.get("TWO_APPROVER_THRESHOLD_USD_CENTS", str(1_000 * 100)))
 DESTINATION_COOLING_OFF = timedelta(hours=float(os.environ.get("DESTINATION_COOLING_OFF_HOURS", "24")))
+# A newly added authenticator confirms destinations only after this long (e-mail codes do until then).
+FACTOR_COOLING_OFF = timedelta(hours=float(os.environ.get("FACTOR_COOLING_OFF_HOURS", "24")))
 # Which Bitcoin network the "bitcoin" family of deposit addresses lives on.
 BITCOIN_NETWORK = os.environ.get("BITCOIN_NETWORK", "bitcoin")
 # The pricing source (a class with usd_cents(network, contract, amount)); the default is the static table.

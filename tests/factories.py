@@ -73,3 +73,15 @@ def make_case(network: Network, user=None, *, state: State = State.SUBMITTED, **
     )
     defaults.update(fields)
     return RecoveryCase.objects.create(network=network, user=user, state=state, **defaults)
+
+
+def make_authenticator(user, *, days_ago: float = 30, **fields: Any):
+    """A confirmed TOTP authenticator added `days_ago` (past its cooling-off by default)."""
+    from datetime import timedelta
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name=fields.pop("name", "phone"), confirmed=True, **fields)
+    TOTPDevice.objects.filter(pk=device.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    device.refresh_from_db()
+    return device

@@ -26,8 +26,14 @@ class SecondFactorError(UserError):
         super().__init__("second_factor_invalid", message, "otp_code", status=403)
 
 
+def _mature(devices):
+    """Confirmed authenticators past their cooling-off: only these may confirm destinations."""
+    return devices.filter(confirmed=True, created_at__lte=timezone.now() - settings.FACTOR_COOLING_OFF)
+
+
 def has_totp(user: Any) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """The user has an authenticator that confirms destinations now (not one still cooling off)."""
+    return _mature(TOTPDevice.objects.filter(user=user)).exists()
 
 
 def code_hash(purpose: str, code: str) -> str:
@@ -65,18 +71,25 @@ def second_factor_verify(*, user: Any, code: str, purpose: str) -> str:
     code = (code or "").strip().replace(" ", "")
     if not code:
         raise SecondFactorError("Enter the code from your authenticator app or from the e-mail we sent.")
-    devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    devices = list(_mature(TOTPDevice.objects.filter(user=user)))
     if devices:
         if any(device.verify_token(code) for device in devices):
             return "totp"
         raise SecondFactorError("That authenticator code is not valid. Wait for a new code and try again.")
-    if _email_code_check(user=user, code=code, purpose=purpose):
+    if email_code_check(user=user, code=code, purpose=purpose):
         return "email"
+    cooling = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("created_at").first()
+    if cooling is not None:
+        usable = timezone.localtime(cooling.created_at + settings.FACTOR_COOLING_OFF)
+        raise SecondFactorError(
+            f"Your new authenticator confirms destinations from {usable:%Y-%m-%d %H:%M}. Until then, use the "
+            "code we e-mail you."
+        )
     raise SecondFactorError("That code is not valid or has expired. Ask for a new code by e-mail.")
 
 
 @transaction.atomic
-def _email_code_check(*, user: Any, code: str, purpose: str) -> bool:
+def email_code_check(*, user: Any, code: str, purpose: str) -> bool:
     row = (
         EmailCode.objects.select_for_update()
         .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())
@@ -94,26 +107,6 @@ def _email_code_check(*, user: Any, code: str, purpose: str) -> bool:
     row.used_at = timezone.now()
     row.save(update_fields=["used_at"])
     return True
-
-
-@transaction.atomic
-def totp_device_start(*, user: Any) -> TOTPDevice:
-    """An unconfirmed authenticator for the user (the one in progress, if any)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-
-
-@transaction.atomic
-def totp_device_confirm(*, user: Any, code: str) -> TOTPDevice:
-    """Confirm the authenticator in progress with a first code from the app."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
-    if device is None:
-        raise UserError("no_device", "Start the authenticator set-up first.")
-    if not device.verify_token((code or "").strip()):
-        raise SecondFactorError("That code does not match: check the time on your phone and try again.")
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    return device
 
 
 def totp_now(device: TOTPDevice) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required as django_login_required
@@ -11,8 +12,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from recovery.accounts import destinations, second_factor
+from recovery.accounts import destinations, factors, second_factor
 from recovery.accounts.errors import UserError
 from recovery.cases import claims, filing, ownership, selectors, user_actions
 from recovery.cases.workflow import needs_refund_destination
@@ -265,32 +267,85 @@ def case_proof(request: HttpRequest, reference: str) -> HttpResponse:
     return back_to_case(reference)
 
 
+SETUP_KEY = "totp_setup_device"
+CODES_KEY = "recovery_codes_once"
+
+
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
-    """The second factor and the withdrawal whitelist."""
-    device = None
-    if not second_factor.has_totp(request.user) and request.GET.get("setup"):
-        device = second_factor.totp_device_start(user=request.user)
+    """The second factor (authenticators, recovery codes) and the withdrawal whitelist."""
+    user = request.user
+    setup = TOTPDevice.objects.filter(user=user, confirmed=False, pk=request.session.get(SETUP_KEY)).first()
+    devices = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("created_at")
     context = {
-        "has_totp": second_factor.has_totp(request.user),
-        "device": device,
+        "has_totp": second_factor.has_totp(user),
+        "devices": [(d, d.created_at + settings.FACTOR_COOLING_OFF) for d in devices],
+        "device": setup,
+        "recovery_codes": request.session.pop(CODES_KEY, None),
+        "cooling_off_hours": round(settings.FACTOR_COOLING_OFF.total_seconds() / 3600),
         "code_form": forms.CodeForm(),
         "whitelist_form": forms.WhitelistForm(),
-        "profile": UserProfile.objects.filter(user=request.user).first(),
-        "destinations": UserDestination.objects.filter(user=request.user).order_by("-confirmed_at"),
+        "profile": UserProfile.objects.filter(user=user).first(),
+        "destinations": UserDestination.objects.filter(user=user).order_by("-confirmed_at"),
     }
     return render(request, "web/security.html", context)
 
 
 @login_required
 @require_POST
-def security_totp(request: HttpRequest) -> HttpResponse:
+def security_totp_start(request: HttpRequest) -> HttpResponse:
+    """Adding an authenticator starts with the factor the user already has."""
     try:
-        second_factor.totp_device_confirm(user=request.user, code=request.POST.get("code", ""))
-        messages.success(request, "Authenticator confirmed. It is now your second factor.")
+        if request.POST.get("action") == "send_code":
+            factors.factor_code_send(user=request.user)
+            messages.info(request, "We e-mailed you a code. Enter it to add an authenticator.")
+        else:
+            device = factors.totp_enrolment_start(
+                user=request.user, otp_code=request.POST.get("otp_code", "")
+            )
+            request.session[SETUP_KEY] = device.pk
     except UserError as error:
         messages.error(request, error.message)
     return redirect("web:security")
+
+
+@login_required
+@require_POST
+def security_totp(request: HttpRequest) -> HttpResponse:
+    try:
+        codes = factors.totp_enrolment_confirm(
+            user=request.user, device_id=request.session.get(SETUP_KEY), code=request.POST.get("code", "")
+        )
+        request.session.pop(SETUP_KEY, None)
+        request.session[CODES_KEY] = codes
+        messages.success(request, "Authenticator added. Keep the recovery codes below somewhere safe.")
+    except UserError as error:
+        messages.error(request, error.message)
+    return redirect("web:security")
+
+
+@login_required
+@require_POST
+def security_totp_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        if request.POST.get("action") == "send_code":
+            factors.factor_code_send(user=request.user)
+            messages.info(request, "We e-mailed you a code. Enter it with your password to remove it.")
+        else:
+            factors.totp_device_remove(
+                user=request.user,
+                device_id=_int_or_none(request.POST.get("device")),
+                code=request.POST.get("otp_code", ""),
+                password=request.POST.get("password", ""),
+            )
+            messages.success(request, "Authenticator removed. We e-mailed you about it.")
+    except UserError as error:
+        messages.error(request, error.message)
+    return redirect("web:security")
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 @login_required

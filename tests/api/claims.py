@@ -13,7 +13,7 @@ from chains.evm.devnet import Anvil, DeployedContract
 from recovery.accounts.second_factor import totp_now
 from recovery.models import AssetPrice, DepositAddress, FeeRule, Network
 from recovery.onchain.registry import forget_chains
-from tests.factories import make_network
+from tests.factories import make_authenticator, make_network
 
 ALICE_DEPOSIT = to_checksum_address(keccak(text="alice deposit address")[12:])
 BOB_DEPOSIT = to_checksum_address(keccak(text="bob deposit address")[12:])
@@ -59,7 +59,7 @@ def claim_setup(users, anvil_network, evm_snapshot, evm_contracts) -> Deposited:
     DepositAddress.objects.create(family="evm", address=ALICE_DEPOSIT, owner_ref="ACC-alice")
     DepositAddress.objects.create(family="evm", address=BOB_DEPOSIT, owner_ref="ACC-bob")
     for user in (users.alice, users.bob):
-        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        make_authenticator(user)
     token = evm_contracts["TestToken"]
     anvil = evm_snapshot
     sender = anvil.accounts[1]

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery.accounts.destinations import (
     destination_code_send,
@@ -31,7 +30,7 @@ from recovery.models import (
     UserDestination,
     UserProfile,
 )
-from tests.factories import make_case, make_deposit, make_network
+from tests.factories import make_authenticator, make_case, make_deposit, make_network
 
 pytestmark = pytest.mark.django_db
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"  # an EIP-55 test vector
@@ -117,7 +116,7 @@ def test_email_code_stops_working_after_five_wrong_tries(network, users):
 
 
 def test_a_user_with_an_authenticator_confirms_with_totp_not_email(network, users):
-    device = TOTPDevice.objects.create(user=users.alice, name="phone", confirmed=True)
+    device = make_authenticator(users.alice)
     case = make_case(network, users.alice, state=State.AWAITING_REVIEW)
     emailed = send_and_read_code(users.alice, network, DEST)
     with pytest.raises(UserError):

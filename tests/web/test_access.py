@@ -118,6 +118,8 @@ def test_every_page_form_needs_a_csrf_token(alices_case, users):
         "/cases/new/",
         "/cases/new/confirm/",
         "/security/totp/",
+        "/security/totp/start/",
+        "/security/totp/remove/",
         "/security/whitelist/",
         "/security/whitelist-only/",
         "/logout/",

@@ -16,13 +16,6 @@ from tests.factories import make_case, make_deposit
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(users) -> Client:
-    client = Client()
-    client.force_login(users.alice)
-    return client
-
-
 def test_rejection_shows_the_plain_language_reason(network, users, alice):
     case = make_case(network, users.alice, state=State.AWAITING_REVIEW)
     transition(
@@ -148,15 +141,3 @@ def test_signup_creates_a_profile_and_logs_in():
     from recovery.models import UserProfile
 
     assert UserProfile.objects.get(user__username="carol").account_ref.startswith("WEB-")
-
-
-def test_security_page_sets_up_an_authenticator(users, alice):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from recovery.accounts.second_factor import totp_now
-
-    assert "otpauth://" in alice.get("/security/?setup=1").content.decode()
-    device = TOTPDevice.objects.get(user=users.alice, confirmed=False)
-    alice.post("/security/totp/", {"code": totp_now(device)})
-    assert TOTPDevice.objects.get(pk=device.pk).confirmed
-    assert "Your authenticator app confirms refund destinations" in alice.get("/security/").content.decode()

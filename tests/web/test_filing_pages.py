@@ -5,19 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 
 from recovery.models import RecoveryCase, State
 from tests.api.claims import ALICE_DEPOSIT, REFUND_TO, fresh_totp
 
 pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
-
-
-@pytest.fixture
-def alice(users) -> Client:
-    client = Client()
-    client.force_login(users.alice)
-    return client
 
 
 def review(client, deposited, **extra) -> str:
