@@ -8,32 +8,89 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from recovery import models as m
+from recovery.audit.events import event_record
+from recovery.audit.roles import Actor, Role
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Money policy (networks, assets, prices, fee rules, token rules, screening, owner mappings): every
+    change, addition and deletion made here is written to the audit log's system chain with the old and
+    the new values, so nothing about how money is routed changes without a trace."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = _values(type(obj).objects.filter(pk=obj.pk).first()) if change and obj.pk else {}
+        super().save_model(request, obj, form, change)
+        after = _values(obj)
+        changed = {k: {"old": before.get(k), "new": v} for k, v in after.items() if before.get(k) != v}
+        _config_event(request, "config_changed" if change else "config_added", obj, changed)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        old = _values(obj)
+        super().delete_model(request, obj)
+        _config_event(request, "config_deleted", obj, {k: {"old": v, "new": None} for k, v in old.items()})
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services may write: staff see them, nobody edits or deletes them here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    return {f.attname: str(getattr(obj, f.attname)) for f in obj._meta.concrete_fields}
+
+
+def _config_event(request: HttpRequest, kind: str, obj: Any, changes: dict[str, Any]) -> None:
+    data = {"model": obj._meta.label, "pk": str(obj.pk), "object": str(obj)[:200], "changes": changes}
+    event_record(case=None, kind=kind, actor=Actor.staff(request.user, Role.ADMIN), data=data)
 
 
 @admin.register(m.Network)
-class NetworkAdmin(admin.ModelAdmin):
+class NetworkAdmin(AuditedAdmin):
     list_display = ("slug", "name", "family", "chain_id", "confirmations", "deposits_enabled", "scan_enabled")
     list_filter = ("family", "deposits_enabled", "scan_enabled")
     search_fields = ("slug", "name")
 
 
 @admin.register(m.ListedAsset)
-class ListedAssetAdmin(admin.ModelAdmin):
+class ListedAssetAdmin(AuditedAdmin):
     list_display = ("symbol", "network", "contract", "decimals", "min_deposit", "enabled")
     list_filter = ("network", "enabled")
     search_fields = ("symbol", "contract")
 
 
 @admin.register(m.DepositAddress)
-class DepositAddressAdmin(admin.ModelAdmin):
+class DepositAddressAdmin(AuditedAdmin):
+    """Whose deposits they are never changes here: re-assigning an owner is not an edit (the owner's
+    cases, ownership proofs and notifications follow from it). Import addresses with address_import."""
+
     list_display = ("address", "memo", "family", "owner_ref", "derivation_index", "retired_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("family", "address", "memo", "owner_ref", "derivation_index") if obj else ()
+
     list_filter = ("family", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("=address", "=owner_ref")
     show_full_result_count = False
 
 
 @admin.register(m.Deposit)
-class DepositAdmin(admin.ModelAdmin):
+class DepositAdmin(ReadOnlyAdmin):
+    """What the chain said, as the scanner recorded it: read-only everywhere."""
+
     list_display = (
         "txid",
         "index",
@@ -57,19 +114,6 @@ class ApprovalInline(admin.TabularInline):
     readonly_fields = ("approver", "terms_digest", "case_version", "created_at")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only services may write: staff see them, nobody edits or deletes them here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -136,7 +180,9 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(m.UserProfile)
-class UserProfileAdmin(admin.ModelAdmin):
+class UserProfileAdmin(ReadOnlyAdmin):
+    """A profile's account_ref says whose deposit addresses are the user's: never edited here."""
+
     list_display = ("user", "account_ref")
     search_fields = ("=account_ref", "user__username")
 
@@ -163,32 +209,32 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
 
 @admin.register(m.FeeRule)
-class FeeRuleAdmin(admin.ModelAdmin):
+class FeeRuleAdmin(AuditedAdmin):
     list_display = ("category", "network", "flat_usd_cents", "percent_bps", "cap_usd_cents", "active")
     list_filter = ("category", "network", "active")
 
 
 @admin.register(m.ScreenedAddress)
-class ScreenedAddressAdmin(admin.ModelAdmin):
+class ScreenedAddressAdmin(AuditedAdmin):
     list_display = ("address", "family", "kind", "label", "source", "added_at")
     list_filter = ("kind", "family")
     search_fields = ("=address", "label")
 
 
 @admin.register(m.TokenRule)
-class TokenRuleAdmin(admin.ModelAdmin):
+class TokenRuleAdmin(AuditedAdmin):
     list_display = ("contract", "network", "kind", "reason")
     list_filter = ("kind", "network")
     search_fields = ("=contract",)
 
 
 @admin.register(m.SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(AuditedAdmin):
     list_display = ("category", "target_hours", "warn_hours")
 
 
 @admin.register(m.AssetPrice)
-class AssetPriceAdmin(admin.ModelAdmin):
+class AssetPriceAdmin(AuditedAdmin):
     list_display = ("symbol", "network", "contract", "usd_micros_per_unit", "updated_at")
     list_filter = ("network",)
 

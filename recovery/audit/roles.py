@@ -13,6 +13,7 @@ class Role(enum.StrEnum):
     AGENT = "agent"  # support agent: triage, request information, propose a resolution
     APPROVER = "approver"  # approve or reject
     SYSTEM = "system"  # workers and policy, no human
+    ADMIN = "admin"  # administrator: configuration in the Django admin, never a step of a case
 
 
 # Staff groups and the model permissions each holds (codenames on RecoveryCase unless app-qualified).

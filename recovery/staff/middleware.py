@@ -17,6 +17,7 @@ from recovery.staff.otp import staff_needs_second_factor
 
 STARTED_KEY = "staff_session_started"
 STAFF_PREFIX = "/staff/"
+ADMIN_PREFIX = "/admin/"
 
 
 class StaffSessionMiddleware:
@@ -32,6 +33,10 @@ class StaffSessionMiddleware:
             messages.info(request, "Your staff session expired. Please log in again.")
         if request.path.startswith(STAFF_PREFIX) and request.path not in open_paths():
             refusal = staff_gate(request)
+            if refusal is not None:
+                return refusal
+        if request.path.startswith(ADMIN_PREFIX) and request.path not in admin_open_paths():
+            refusal = admin_gate(request)
             if refusal is not None:
                 return refusal
         return self.get_response(request)
@@ -59,6 +64,19 @@ def staff_gate(request: HttpRequest) -> HttpResponse | None:
     if not user.has_perm("recovery.view_recoverycase"):
         raise PermissionDenied("staff pages are for support staff")
     if staff_needs_second_factor(user) and not user.is_verified():
+        return redirect_with_next("staff-otp", request)
+    return None
+
+
+def admin_open_paths() -> set[str]:
+    return {reverse("admin:login"), reverse("admin:logout")}
+
+
+def admin_gate(request: HttpRequest) -> HttpResponse | None:
+    """All of the admin sits behind the staff second factor, whatever the staff role: it shows every case,
+    e-mail address and destination, and changes configuration."""
+    user = request.user
+    if user.is_authenticated and user.is_staff and not user.is_verified():
         return redirect_with_next("staff-otp", request)
     return None
 

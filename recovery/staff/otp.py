@@ -15,6 +15,7 @@ from recovery.audit.roles import Actor
 DEMO_TOTP_SECRETS: dict[str, str] = {
     "approver1": b"demo-approver1-totp!".hex(),
     "approver2": b"demo-approver2-totp!".hex(),
+    "admin": b"demo-admin-totp-key!".hex(),  # /admin/ sits behind the staff second factor too
 }
 
 

@@ -22,6 +22,7 @@ def actor_for(role: Role, users, case: RecoveryCase) -> Actor:
         Role.AGENT: Actor.staff(users.agent, Role.AGENT),
         Role.APPROVER: Actor.staff(users.approver2, Role.APPROVER),
         Role.SYSTEM: Actor.system("test"),
+        Role.ADMIN: Actor.staff(users.agent, Role.ADMIN),
     }[role]
 
 

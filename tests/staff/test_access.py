@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from recovery.models import CaseEvent
 from recovery.staff.middleware import STARTED_KEY
 from recovery.staff.otp import DEMO_TOTP_SECRETS
+from tests.factories import make_user
 from tests.staff.conftest import enrol, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,21 @@ def test_the_demo_enrolment_uses_the_documented_secrets(users, capsys):
     keys = dict(TOTPDevice.objects.values_list("user__username", "key"))
     assert keys == {"approver1": DEMO_TOTP_SECRETS["approver1"], "approver2": DEMO_TOTP_SECRETS["approver2"]}
     assert "approver2: otpauth://" in capsys.readouterr().out
+
+
+def test_all_of_the_admin_sits_behind_the_staff_second_factor(users, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    admin = make_user("root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    device = enrol(admin)
+    client = Client()
+    client.force_login(admin)
+
+    for page in ("/admin/", "/admin/recovery/recoverycase/", "/admin/auth/user/"):
+        response = client.get(page)
+        assert response.status_code == 302 and response.url.startswith("/staff/otp/?next="), page
+    assert client.get("/admin/login/").status_code in (200, 302)  # the door itself stays open
+
+    client.post("/staff/otp/", {"token": totp_code(device.key), "next": "/admin/"})
+    assert client.get("/admin/recovery/recoverycase/").status_code == 200
