@@ -49,3 +49,15 @@ def events_of(case: RecoveryCase) -> list[CaseEvent]:
 
 def page_messages(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+@pytest.fixture
+def superuser(users, settings):
+    """An administrator (superuser) with an enrolled authenticator, logged in on no client yet."""
+    from tests.factories import make_user
+
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's lock-out after a wrong code is not under test
+    admin = make_user("root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    return admin, enrol(admin)

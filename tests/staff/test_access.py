@@ -12,7 +12,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from recovery.models import CaseEvent
 from recovery.staff.middleware import STARTED_KEY
 from recovery.staff.otp import DEMO_TOTP_SECRETS
-from tests.factories import make_user
 from tests.staff.conftest import enrol, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -100,12 +99,8 @@ def test_the_demo_enrolment_uses_the_documented_secrets(users, capsys):
     assert "approver2: otpauth://" in capsys.readouterr().out
 
 
-def test_all_of_the_admin_sits_behind_the_staff_second_factor(users, settings):
-    settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    admin = make_user("root")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    device = enrol(admin)
+def test_all_of_the_admin_sits_behind_the_staff_second_factor(superuser):
+    admin, device = superuser
     client = Client()
     client.force_login(admin)
 

@@ -8,19 +8,15 @@ from django.test import Client
 
 from recovery.audit.events import event_log_verify
 from recovery.models import CaseEvent, DepositAddress, FeeRule, UserProfile
-from tests.factories import make_deposit, make_network, make_user
-from tests.staff.conftest import enrol, totp_code
+from tests.factories import make_deposit, make_network
+from tests.staff.conftest import totp_code
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def administrator(users, settings) -> Client:
-    settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    admin = make_user("root")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    device = enrol(admin)
+def administrator(superuser) -> Client:
+    admin, device = superuser
     client = Client()
     client.force_login(admin)
     client.post("/staff/otp/", {"token": totp_code(device.key), "next": "/admin/"})
