@@ -24,6 +24,7 @@ from recovery.cases.claims import (
     claim_lookup,
     open_case_of,
 )
+from recovery.cases.ownership import ownership_proven
 from recovery.cases.workflow import transition
 from recovery.models import (
     Category,
@@ -108,7 +109,7 @@ def claim_file(
             "transfer_gone", "The chain no longer shows this transfer. Look the transaction up again."
         )
     existing = open_case_of(network, chosen.transfer)
-    if existing is not None:
+    if existing is not None and not _squatted(existing, user, chosen):
         return duplicate(existing, user)
     destination = destination_prepare(
         user=user, network=network, address=refund_destination, memo=destination_memo, otp_code=otp_code
@@ -121,6 +122,21 @@ def claim_file(
         if existing is None:
             raise
         return duplicate(existing, user)
+
+
+SUPERSEDABLE = (State.VERIFYING, State.NEEDS_INFO, State.AWAITING_REVIEW)
+SUPERSEDED = "superseded: the account that owns the deposit address filed for this deposit"
+
+
+def _squatted(existing: RecoveryCase, user: Any, chosen: FoundTransfer) -> bool:
+    """Another user's claim that still owes its ownership proof never blocks the account that owns the
+    deposit address: that claim is cancelled (audited, its filer told why) and the owner files."""
+    if existing.user_id == user.pk or chosen.needs_ownership_proof or existing.state not in SUPERSEDABLE:
+        return False
+    if not (existing.claim or {}).get("needs_ownership_proof") or ownership_proven(existing):
+        return False
+    transition(existing.pk, State.CANCELLED, actor=Actor.system("ownership rule"), reason=SUPERSEDED)
+    return True
 
 
 def duplicate(existing: RecoveryCase, user: Any) -> Filed:

@@ -167,7 +167,7 @@ def edge(name: str, *roles: Role, guards: tuple[Guard, ...] = ()) -> Edge:
 
 
 REJECT = edge("reject", APPROVER, guards=(_require_reason_code,))
-CANCEL = edge("cancel", USER)
+CANCEL = edge("cancel", USER, SYSTEM)  # the system: a claim superseded by the address's own account
 REQUEST_INFO = edge("request_info", AGENT, APPROVER)
 
 TRANSITIONS: dict[tuple[State, State], Edge] = {

@@ -124,6 +124,21 @@ def test_another_user_claiming_a_deposit_with_an_open_case_is_refused_without_th
     assert RecoveryCase.objects.count() == 1
 
 
+def test_an_unproven_claim_by_another_user_never_blocks_the_address_owner(claim_setup, users):
+    """Claim squatting: bob (no key of the sender, not the address's account) files alice's deposit first."""
+    bob = client_for(users.bob)
+    squatted = file(bob, lookup(bob, claim_setup).json()["quote_token"], users.bob).json()
+    alice = client_for(users.alice)
+
+    response = file(alice, lookup(alice, claim_setup).json()["quote_token"], users.alice)
+
+    assert response.status_code == 201, response.content
+    squat = RecoveryCase.objects.get(reference=squatted["reference"])
+    assert squat.state == State.CANCELLED
+    assert squat.events.filter(kind="cancel", reason__startswith="superseded").exists()
+    assert RecoveryCase.objects.get(reference=response.json()["reference"]).user == users.alice
+
+
 def test_deposit_to_someone_elses_address_waits_for_an_ownership_proof(claim_setup, users):
     bob = client_for(users.bob)
     quoted = lookup(bob, claim_setup).json()
