@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
 from recovery import models as m
+from recovery.audit import config_changes
 from recovery.audit.events import event_record
 from recovery.audit.roles import Actor, Role
+from recovery.models import ConfigChangeAction
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -47,6 +51,78 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TwoAdministratorsAdmin(AuditedAdmin):
+    """Changes here are requests: a second administrator applies them (Pending config changes)."""
+
+    two_administrators_for_additions = True
+
+    def _requested(self, request: HttpRequest, obj: Any, change: bool) -> bool:
+        return change or self.two_administrators_for_additions
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not self._requested(request, obj, change):
+            super().save_model(request, obj, form, change)
+            return
+        filed = config_changes.change_request(
+            user=request.user, obj=obj, action=ConfigChangeAction.CHANGE if change else ConfigChangeAction.ADD
+        )
+        request._config_change = filed  # type: ignore[attr-defined]
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        filed = config_changes.change_request(user=request.user, obj=obj, action=ConfigChangeAction.DELETE)
+        request._config_change = filed  # type: ignore[attr-defined]
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return (
+            None if getattr(request, "_config_change", None) else super().log_addition(request, obj, message)
+        )
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if getattr(request, "_config_change", None) else super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        return None
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        return self._response_filed(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        return self._response_filed(request) or super().response_change(request, obj)
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> Any:
+        return self._response_filed(request) or super().response_delete(request, obj_display, obj_id)
+
+    def _response_filed(self, request: HttpRequest) -> Any:
+        filed = getattr(request, "_config_change", None)
+        if filed is None:
+            return None
+        self.message_user(
+            request,
+            f'Nothing changed yet: "{filed}" waits for a second administrator to apply it.',
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:recovery_pendingconfigchange_changelist"))
+
+
+@admin.register(m.PendingConfigChange)
+class PendingConfigChangeAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "action", "model", "object_pk", "requested_by", "requested_at", "applied_by")
+    list_filter = ("applied_at", "model")
+    actions = ["apply_changes"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # the changelist and its action; a request itself is never edited
+
+    @admin.action(description="Apply the selected changes (as the second administrator)")
+    def apply_changes(self, request: HttpRequest, queryset: Any) -> None:
+        for change in queryset.filter(applied_at__isnull=True):
+            try:
+                config_changes.change_apply(change_id=change.pk, user=request.user)
+                self.message_user(request, f"Applied: {change}.")
+            except (config_changes.SecondAdministratorRequired, ValidationError) as refused:
+                self.message_user(request, f"Not applied: {change}: {refused}", messages.ERROR)
+
+
 def _values(obj: Any) -> dict[str, Any]:
     if obj is None:
         return {}
@@ -73,14 +149,16 @@ class ListedAssetAdmin(AuditedAdmin):
 
 
 @admin.register(m.DepositAddress)
-class DepositAddressAdmin(AuditedAdmin):
-    """Whose deposits they are never changes here: re-assigning an owner is not an edit (the owner's
-    cases, ownership proofs and notifications follow from it). Import addresses with address_import."""
+class DepositAddressAdmin(TwoAdministratorsAdmin):
+    """Re-assigning whose deposits an address's are (its owner_ref) is a request a second administrator
+    applies; the address, memo and key index never change once created. New addresses are added at once
+    (audited); bulk imports use address_import."""
 
     list_display = ("address", "memo", "family", "owner_ref", "derivation_index", "retired_at")
+    two_administrators_for_additions = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("family", "address", "memo", "owner_ref", "derivation_index") if obj else ()
+        return ("family", "address", "memo", "derivation_index") if obj else ()
 
     list_filter = ("family", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("=address", "=owner_ref")
@@ -209,13 +287,13 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
 
 @admin.register(m.FeeRule)
-class FeeRuleAdmin(AuditedAdmin):
+class FeeRuleAdmin(TwoAdministratorsAdmin):
     list_display = ("category", "network", "flat_usd_cents", "percent_bps", "cap_usd_cents", "active")
     list_filter = ("category", "network", "active")
 
 
 @admin.register(m.ScreenedAddress)
-class ScreenedAddressAdmin(AuditedAdmin):
+class ScreenedAddressAdmin(TwoAdministratorsAdmin):
     list_display = ("address", "family", "kind", "label", "source", "added_at")
     list_filter = ("kind", "family")
     search_fields = ("=address", "label")

@@ -60,8 +60,12 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def package_of(module: str) -> str:
+    """recovery.<sub> for the modules of a sub-package (recovery.models too), else the top package: the
+    project's own modules (settings, urls, admin, celery) sit above every sub-package."""
     parts = module.split(".")
-    return ".".join(parts[:2]) if parts[0] == "recovery" and len(parts) > 2 else parts[0]
+    if parts[0] == "recovery" and len(parts) > 1 and (ROOT / "recovery" / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return parts[0]
 
 
 def cycle_in(graph: dict[str, set[str]]) -> list[str]:

@@ -28,7 +28,9 @@ from recovery.models.chain import (
 from recovery.models.events import GENESIS_HASH, CaseEvent, EventChainHead, Notification
 from recovery.models.policy import (
     AssetPrice,
+    ConfigChangeAction,
     FeeRule,
+    PendingConfigChange,
     ScreenedAddress,
     ScreeningKind,
     SlaPolicy,
@@ -59,6 +61,7 @@ __all__ = [
     "CaseEvent",
     "CaseMessage",
     "Category",
+    "ConfigChangeAction",
     "Deposit",
     "DepositAddress",
     "DepositClass",
@@ -78,6 +81,7 @@ __all__ = [
     "Notification",
     "Origin",
     "OwnershipChallenge",
+    "PendingConfigChange",
     "RecoveryCase",
     "Refund",
     "RefundAttempt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -101,3 +102,34 @@ class AssetPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} on {self.network.slug}"
+
+
+class ConfigChangeAction(models.TextChoices):
+    ADD = "add", "Add"
+    CHANGE = "change", "Change"
+    DELETE = "delete", "Delete"
+
+
+class PendingConfigChange(models.Model):
+    """A change to money policy that one administrator asked for and a second one must apply: owner
+    mappings, the screened list, fee rules. Until applied, nothing changes."""
+
+    model = models.CharField(max_length=100, help_text="app_label.ModelName")
+    object_pk = models.CharField(max_length=64, blank=True, help_text="Empty for an addition.")
+    action = models.CharField(max_length=8, choices=ConfigChangeAction.choices)
+    values = models.JSONField(default=dict, help_text="The new values, field attname -> text.")
+    old_values = models.JSONField(default=dict)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The first administrator.",
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model} {self.object_pk or '(new)'}"
