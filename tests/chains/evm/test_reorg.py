@@ -47,8 +47,9 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
     anvil, token = evm_snapshot, evm_contracts["TestToken"]
     # The replacement reuses the orphaned mint's nonce: after the reorg, the fork point's state is the one
     # that counts, and a nonce taken from the replaced chain would make anvil drop the transaction.
-    nonce = int(anvil.rpc.call("eth_getTransactionCount", [anvil.accounts[0], "latest"]), 16)
-    minted_in = int(anvil.wait_receipt(anvil.transact(token, "mint", DEPOSIT, 5))["blockNumber"], 16)
+    first_mint = anvil.transact(token, "mint", DEPOSIT, 5)
+    minted_in = int(anvil.wait_receipt(first_mint)["blockNumber"], 16)
+    nonce = int(anvil.rpc.call("eth_getTransactionByHash", [first_mint])["nonce"], 16)
     anvil.mine(2)
     deadline = time.monotonic() + 10
     while anvil.head() < minted_in + 2 and time.monotonic() < deadline:  # sealed asynchronously
