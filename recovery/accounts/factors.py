@@ -39,13 +39,18 @@ def factor_code_send(*, user: Any) -> None:
     email_code_send(user=user, purpose=FACTOR_PURPOSE)
 
 
-@transaction.atomic
 def totp_enrolment_start(*, user: Any, otp_code: str) -> TOTPDevice:
-    """A new, unconfirmed authenticator, once the user proved the factor they already have."""
-    second_factor_verify(user=user, code=otp_code, purpose=FACTOR_PURPOSE)
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-    _audit(user, "second_factor_enrolment_started", device=device.pk)
+    """A new, unconfirmed authenticator, once the user proved the factor they already have. A refused
+    attempt is audited too (a stolen session trying to add its own authenticator)."""
+    try:
+        second_factor_verify(user=user, code=otp_code, purpose=FACTOR_PURPOSE)
+    except SecondFactorError:
+        _audit(user, "second_factor_change_refused", step="add")
+        raise
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+        _audit(user, "second_factor_enrolment_started", device=device.pk)
     return device
 
 
@@ -82,20 +87,20 @@ def recovery_codes_issue(*, user: Any) -> list[str]:
     return codes
 
 
-@transaction.atomic
 def totp_device_remove(*, user: Any, device_id: int | None, code: str, password: str = "") -> None:
     """Remove an authenticator: with a code from one on the account or a recovery code, or (a lost
-    phone) the password and a code we e-mailed."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, pk=device_id, confirmed=True).first()
-    if device is None:
+    phone) the password and a code we e-mailed. A refused attempt is audited."""
+    if not TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=True).exists():
         raise UserError("no_device", "That authenticator is not on your account.")
     code = (code or "").strip().replace(" ", "")
     if not _removal_allowed(user, code, password):
+        _audit(user, "second_factor_change_refused", step="remove", device=device_id)
         raise SecondFactorError(
             "Enter a code from your authenticator or a recovery code; without them, your password and the "
             "code we e-mail you."
         )
-    device.delete()
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=True).delete()
     _notify(
         user,
         "An authenticator was removed from your account",

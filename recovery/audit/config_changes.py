@@ -49,12 +49,18 @@ def change_request(*, user: Any, obj: models.Model, action: str) -> PendingConfi
     return change
 
 
-@transaction.atomic
 def change_apply(*, change_id: int, user: Any) -> models.Model | None:
     """Apply a requested change as the second administrator; returns the object (None when deleted)."""
-    change = PendingConfigChange.objects.select_for_update().get(pk=change_id, applied_at__isnull=True)
+    change = PendingConfigChange.objects.get(pk=change_id, applied_at__isnull=True)
     if change.requested_by_id == user.pk:
+        _audit(user, "config_change_refused", change)  # kept: the refusal does not roll it back
         raise SecondAdministratorRequired("a second administrator must apply a change you asked for")
+    return _apply(change, user)
+
+
+@transaction.atomic
+def _apply(change: PendingConfigChange, user: Any) -> models.Model | None:
+    change = PendingConfigChange.objects.select_for_update().get(pk=change.pk, applied_at__isnull=True)
     model = apps.get_model(change.model)
     obj = model.objects.select_for_update().get(pk=change.object_pk) if change.object_pk else model()
     if change.action == ConfigChangeAction.DELETE:

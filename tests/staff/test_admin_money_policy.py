@@ -77,7 +77,10 @@ def test_reassigning_an_owner_waits_for_a_second_administrator(administrator, us
 
     assert "second administrator must apply" in apply(administrator, change).content.decode()
     address.refresh_from_db()
-    assert address.owner_ref == "ACC-alice"  # the one who asked cannot apply it
+    assert address.owner_ref == "ACC-alice"  # the one who asked cannot apply it, and that is audited
+    assert CaseEvent.objects.filter(
+        chain="system", kind="config_change_refused", actor__username="root"
+    ).exists()
     apply(second_administrator(), change)
 
     address.refresh_from_db()

@@ -38,6 +38,8 @@ def test_a_session_alone_sees_no_secret_and_cannot_add_an_authenticator(alice, u
 
     assert response.status_code == 302 and "otpauth://" not in alice.get("/security/").content.decode()
     assert not TOTPDevice.objects.filter(user=users.alice).exists()
+    refused = CaseEvent.objects.get(chain="system", kind="second_factor_change_refused")
+    assert refused.actor == users.alice and refused.data["step"] == "add"
     assert alice.post("/security/totp/", {"code": "123456"}).status_code == 302
     assert not TOTPDevice.objects.filter(user=users.alice, confirmed=True).exists()
 
@@ -78,10 +80,12 @@ def test_a_cooling_off_authenticator_cannot_confirm_a_destination_but_an_emailed
     destination_change(user=users.alice, case=case, address=DEST, memo="", otp_code=code)
 
 
-def test_removing_an_authenticator_needs_its_code_or_a_recovery_code(alice, users):
+def test_removing_an_authenticator_needs_its_code_or_a_recovery_code(alice, users, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's delay after a wrong code is not under test
     device = make_authenticator(users.alice)
     refused = alice.post("/security/totp/remove/", {"device": device.pk, "otp_code": "000000"})
     assert refused.status_code == 302 and TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert CaseEvent.objects.filter(kind="second_factor_change_refused", data__step="remove").exists()
 
     alice.post("/security/totp/remove/", {"device": device.pk, "otp_code": totp_now(device)})
 
