@@ -64,17 +64,20 @@ def test_deeper_reorg_moves_the_transfer_into_a_new_block(
         "from": anvil.accounts[0],
         "to": token.address,
         "data": encode_call(token.abi, "mint", [DEPOSIT, 6]),
-        "gas": 200_000,  # anvil_reorg does not estimate gas
+        "gas": 200_000,  # anvil_reorg does not estimate gas, nor price it: a fee well above any base fee
+        "maxFeePerGas": 100 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
         "nonce": nonce,
     }
     anvil.reorg(3, [(mint, 1)])
 
     new = evm_chain.scan(head - 2, anvil.head(), watched)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not new.transfers and time.monotonic() < deadline:  # the node seals replacement blocks async
         time.sleep(0.05)
         new = evm_chain.scan(head - 2, anvil.head(), watched)
-    assert [(t.amount, t.block_number) for t in new.transfers] == [(6, head - 1)]
+    replaced = anvil.rpc.call("eth_getBlockByNumber", [hex(head - 1), False])
+    assert [(t.amount, t.block_number) for t in new.transfers] == [(6, head - 1)], replaced
     assert new.transfers[0].block_hash == evm_chain.block_ref(head - 1).hash
     assert all(o.hash != n.hash for o, n in zip(old.blocks, new.blocks, strict=True))
     assert new.blocks[0].parent_hash == old.blocks[0].parent_hash  # the fork point is below the range
