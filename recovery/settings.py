@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "axes",
     "recovery",
 ]
 
@@ -105,6 +106,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The axes backend comes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -284,7 +288,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes.apps logs its version at every process start; its failures and lockouts are WARNINGs of axes.*.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }
 
 # --- user side ---
@@ -300,6 +305,24 @@ OWNERSHIP_CHALLENGE_TTL = timedelta(minutes=int(os.environ.get("OWNERSHIP_CHALLE
 MIDDLEWARE += ["recovery.staff.middleware.StaffSessionMiddleware"]
 # Hours before the deadline a case is flagged "near" when its category has no SlaPolicy row.
 SLA_DEFAULT_WARN_HOURS = int(os.environ.get("SLA_DEFAULT_WARN_HOURS", "12"))
+
+# --- login throttling (django-axes) ----------------------------------------------------------------
+# Every password login (/login/, /staff/login/, /admin/login/) is counted: LOGIN_FAILURE_LIMIT failures for
+# one username, or from one client IP, each within LOGIN_COOL_OFF_MINUTES of the next, lock that username
+# and that IP out, the right password included, until LOGIN_COOL_OFF_MINUTES after the last counted failure.
+# Tries while locked out are refused without being counted, so the time the lockout page names holds.
+# See docs/throttling.md.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # turns a refused login into the lockout page
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every web process, unlike LocMemCache
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOL_OFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account and per client IP, each on its own
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "recovery.web.lockout.lockout_page"
+AXES_CLIENT_IP_CALLABLE = "recovery.accounts.throttling.client_ip"
+# How many reverse proxies append to X-Forwarded-For in front of Django. 0: the client IP is REMOTE_ADDR.
+# Behind a proxy it must be set, or every client shares the proxy's IP (and its lockout).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # --- demo and metrics -----------------------------------------------------------------------------
 # GET /metrics (Prometheus text) answers loopback clients when METRICS_ALLOW_LOCALHOST (off by default in
