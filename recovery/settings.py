@@ -306,7 +306,7 @@ MIDDLEWARE += ["recovery.staff.middleware.StaffSessionMiddleware"]
 # Hours before the deadline a case is flagged "near" when its category has no SlaPolicy row.
 SLA_DEFAULT_WARN_HOURS = int(os.environ.get("SLA_DEFAULT_WARN_HOURS", "12"))
 
-# --- login throttling (django-axes) ----------------------------------------------------------------
+# --- throttling: password logins (django-axes) and e-mailed codes ---------------------------------
 # Every password login (/login/, /staff/login/, /admin/login/) is counted: LOGIN_FAILURE_LIMIT failures for
 # one username, or from one client IP, each within LOGIN_COOL_OFF_MINUTES of the next, lock that username
 # and that IP out, the right password included, until LOGIN_COOL_OFF_MINUTES after the last counted failure.
@@ -323,6 +323,12 @@ AXES_CLIENT_IP_CALLABLE = "recovery.accounts.throttling.client_ip"
 # How many reverse proxies append to X-Forwarded-For in front of Django. 0: the client IP is REMOTE_ADDR.
 # Behind a proxy it must be set, or every client shares the proxy's IP (and its lockout).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# E-mailed one-time codes (the second factor of users without an authenticator), on the pages and the API
+# alike: at most EMAIL_CODES_PER_ACCOUNT per account and EMAIL_CODES_PER_IP per client IP in any
+# EMAIL_CODE_WINDOW_MINUTES, counted from the EmailCode rows (each code also allows only 5 tries).
+EMAIL_CODE_WINDOW = timedelta(minutes=int(os.environ.get("EMAIL_CODE_WINDOW_MINUTES", "60")))
+EMAIL_CODES_PER_ACCOUNT = int(os.environ.get("EMAIL_CODES_PER_ACCOUNT", "5"))
+EMAIL_CODES_PER_IP = int(os.environ.get("EMAIL_CODES_PER_IP", "20"))
 
 # --- demo and metrics -----------------------------------------------------------------------------
 # GET /metrics (Prometheus text) answers loopback clients when METRICS_ALLOW_LOCALHOST (off by default in

@@ -259,11 +259,15 @@ def destination_usable(case: RecoveryCase) -> tuple[bool, str]:
     return True, "ok"
 
 
-def destination_code_send(*, user: Any, network: Network, address: str, memo: str) -> None:
+def destination_code_send(
+    *, user: Any, network: Network, address: str, memo: str, client_ip: str | None
+) -> None:
     """E-mail a code that confirms exactly this destination (for users without an authenticator)."""
     address, memo = destination_normalize(network=network, address=address, memo=memo)
-    email_code_send(user=user, purpose=_destination_purpose(network.family, address, memo))
+    email_code_send(
+        user=user, purpose=_destination_purpose(network.family, address, memo), client_ip=client_ip
+    )
 
 
-def whitelist_only_code_send(*, user: Any, enabled: bool) -> None:
-    email_code_send(user=user, purpose=f"whitelist_only:{int(enabled)}")
+def whitelist_only_code_send(*, user: Any, enabled: bool, client_ip: str | None) -> None:
+    email_code_send(user=user, purpose=f"whitelist_only:{int(enabled)}", client_ip=client_ip)

@@ -34,9 +34,9 @@ RECOVERY_DEVICE = "recovery codes"
 RECOVERY_CODES = 10
 
 
-def factor_code_send(*, user: Any) -> None:
+def factor_code_send(*, user: Any, client_ip: str | None) -> None:
     """E-mail a code that authorises one change of the second factor."""
-    email_code_send(user=user, purpose=FACTOR_PURPOSE)
+    email_code_send(user=user, purpose=FACTOR_PURPOSE, client_ip=client_ip)
 
 
 def totp_enrolment_start(*, user: Any, otp_code: str) -> TOTPDevice:

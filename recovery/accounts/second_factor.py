@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery.accounts.errors import UserError
+from recovery.accounts.throttling import email_code_allowance_check
 from recovery.models import EmailCode, UserProfile
 
 EMAIL_CODE_TTL = timedelta(minutes=10)
@@ -42,17 +44,27 @@ def code_hash(purpose: str, code: str) -> str:
 
 
 @transaction.atomic
-def email_code_send(*, user: Any, purpose: str) -> EmailCode:
-    """E-mail a fresh 6-digit code for `purpose`; earlier unused codes for it stop working."""
+def email_code_send(*, user: Any, purpose: str, client_ip: str | None) -> EmailCode:
+    """E-mail a fresh 6-digit code for `purpose`; earlier unused codes for it stop working.
+
+    Limited per account and per client IP (`throttling.email_code_allowance_check`): each code allows 5
+    tries, so the limit on codes is also the limit on guesses.
+    """
     if not user.email:
         raise UserError(
             "no_email", "Your account has no e-mail address: add one, or set up an authenticator."
         )
+    get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)  # one account's sends in turn
     now = timezone.now()
+    email_code_allowance_check(user=user, client_ip=client_ip, now=now)
     EmailCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(used_at=now)
     code = f"{secrets.randbelow(10**6):06d}"
     row = EmailCode.objects.create(
-        user=user, purpose=purpose, code_hash=code_hash(purpose, code), expires_at=now + EMAIL_CODE_TTL
+        user=user,
+        purpose=purpose,
+        code_hash=code_hash(purpose, code),
+        expires_at=now + EMAIL_CODE_TTL,
+        client_ip=client_ip,
     )
     profile = UserProfile.objects.filter(user=user).first()
     anti_phishing = f"Your anti-phishing code: {profile.anti_phishing_code}\n\n" if profile else ""

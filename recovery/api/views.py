@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from recovery.accounts import destinations
 from recovery.accounts.errors import UserError
+from recovery.accounts.throttling import TooManyCodes, client_ip
 from recovery.api import serializers as s
 from recovery.cases import claims, filing, ownership, selectors, user_actions
 from recovery.models import Network
@@ -37,7 +38,10 @@ def error_response(code: str, message: str, field: str = "", http: int = 400) ->
 def user_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every refusal as {"error": {"code", "message", "field"}}; no stack traces, no existence leaks."""
     if isinstance(exc, UserError):
-        return error_response(exc.code, exc.message, exc.field, exc.status)
+        response = error_response(exc.code, exc.message, exc.field, exc.status)
+        if isinstance(exc, TooManyCodes):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404 | exceptions.NotFound):
         return error_response("not_found", "No such object.", http=404)
     if isinstance(exc, exceptions.ValidationError):
@@ -255,10 +259,16 @@ class EmailCodeView(UserAPIView):
 
     @extend_schema(request=s.EmailCodeInSerializer, responses={202: None, **ERRORS})
     def post(self, request: Request) -> Response:
-        """E-mail a one-time code confirming one destination (for users without an authenticator)."""
+        """E-mail a one-time code confirming one destination (for users without an authenticator).
+
+        Limited per account and per client IP (429 `too_many_codes`, with Retry-After in seconds)."""
         data = valid(s.EmailCodeInSerializer, request)
         destinations.destination_code_send(
-            user=request.user, network=network_of(data["network"]), address=data["address"], memo=data["memo"]
+            user=request.user,
+            network=network_of(data["network"]),
+            address=data["address"],
+            memo=data["memo"],
+            client_ip=client_ip(request),
         )
         return Response(status=status.HTTP_202_ACCEPTED)
 

@@ -59,6 +59,12 @@ class EmailCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    client_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Who asked for it: codes are limited per client IP too."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["client_ip", "created_at"], name="emailcode_ip_created")]
 
     def __str__(self) -> str:
         return f"code for {self.user} ({self.purpose})"

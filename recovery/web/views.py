@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery.accounts import destinations, factors, second_factor
 from recovery.accounts.errors import UserError
+from recovery.accounts.throttling import client_ip
 from recovery.cases import claims, filing, ownership, selectors, user_actions
 from recovery.cases.workflow import needs_refund_destination
 from recovery.models import Network, UserDestination, UserProfile
@@ -105,6 +106,7 @@ def case_confirm(request: HttpRequest) -> HttpResponse:
                 network=Network.objects.get(slug=quote["network"]),
                 address=data["refund_destination"],
                 memo=data["destination_memo"],
+                client_ip=client_ip(request),
             )
             messages.info(request, "We e-mailed you a code for this destination. It expires in 10 minutes.")
             return render_review(request, forms.ClaimForm(initial=data), data["quote_token"])
@@ -205,6 +207,7 @@ def case_destination(request: HttpRequest, reference: str) -> HttpResponse:
                 network=case.network,
                 address=data["refund_destination"],
                 memo=data["destination_memo"],
+                client_ip=client_ip(request),
             )
             messages.info(
                 request, "We e-mailed you a code for this destination. Enter it below with the address."
@@ -297,7 +300,7 @@ def security_totp_start(request: HttpRequest) -> HttpResponse:
     """Adding an authenticator starts with the factor the user already has."""
     try:
         if request.POST.get("action") == "send_code":
-            factors.factor_code_send(user=request.user)
+            factors.factor_code_send(user=request.user, client_ip=client_ip(request))
             messages.info(request, "We e-mailed you a code. Enter it to add an authenticator.")
         else:
             device = factors.totp_enrolment_start(
@@ -329,7 +332,7 @@ def security_totp(request: HttpRequest) -> HttpResponse:
 def security_totp_remove(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("action") == "send_code":
-            factors.factor_code_send(user=request.user)
+            factors.factor_code_send(user=request.user, client_ip=client_ip(request))
             messages.info(request, "We e-mailed you a code. Enter it with your password to remove it.")
         else:
             factors.totp_device_remove(
@@ -359,7 +362,11 @@ def security_whitelist(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("action") == "send_code":
             destinations.destination_code_send(
-                user=request.user, network=data["network"], address=data["address"], memo=data["memo"]
+                user=request.user,
+                network=data["network"],
+                address=data["address"],
+                memo=data["memo"],
+                client_ip=client_ip(request),
             )
             messages.info(request, "We e-mailed you a code for this address.")
         else:
@@ -408,7 +415,9 @@ def security_whitelist_only(request: HttpRequest) -> HttpResponse:
     enabled = bool(form.cleaned_data.get("enabled"))
     try:
         if request.POST.get("action") == "send_code":
-            destinations.whitelist_only_code_send(user=request.user, enabled=enabled)
+            destinations.whitelist_only_code_send(
+                user=request.user, enabled=enabled, client_ip=client_ip(request)
+            )
             messages.info(request, "We e-mailed you a code to confirm this change.")
         else:
             destinations.whitelist_only_set(

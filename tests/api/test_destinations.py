@@ -42,7 +42,7 @@ def code_from_mail() -> str:
 
 
 def send_and_read_code(user, network, address, memo=""):
-    destination_code_send(user=user, network=network, address=address, memo=memo)
+    destination_code_send(user=user, network=network, address=address, memo=memo, client_ip=None)
     return code_from_mail()
 
 
@@ -210,5 +210,5 @@ def test_whitelist_only_refuses_destinations_off_the_whitelist(network, users):
 def email_code(user, purpose: str) -> str:
     from recovery.accounts.second_factor import email_code_send
 
-    email_code_send(user=user, purpose=purpose)
+    email_code_send(user=user, purpose=purpose, client_ip=None)
     return code_from_mail()

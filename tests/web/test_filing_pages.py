@@ -82,3 +82,24 @@ def test_a_user_without_an_authenticator_gets_an_emailed_code(claim_setup, users
     alice.post("/cases/new/confirm/", {**form, "otp_code": code, "action": "file"})
 
     assert RecoveryCase.objects.get().refund_destination == REFUND_TO
+
+
+def test_the_filing_page_refuses_a_code_past_the_limit_and_keeps_the_review(
+    claim_setup, users, alice, settings
+):
+    from django.core import mail
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.EMAIL_CODES_PER_ACCOUNT = 1
+    TOTPDevice.objects.filter(user=users.alice).delete()
+    form = {"quote_token": token_in(review(alice, claim_setup)), "refund_destination": REFUND_TO}
+    alice.post("/cases/new/confirm/", {**form, "action": "send_code"})
+
+    again = alice.post("/cases/new/confirm/", {**form, "action": "send_code"})
+
+    body = again.content.decode()
+    assert again.status_code == 200 and "50 TT" in body  # still the review, with the reason
+    assert (
+        "You have asked for 1 code in the last 60 minutes." in body and "You can ask for another at" in body
+    )
+    assert len(mail.outbox) == 1

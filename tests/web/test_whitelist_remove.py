@@ -63,7 +63,7 @@ def whitelist_only(user) -> None:
 
 
 def emailed_code(user, network, address: str = DEST) -> str:
-    destination_code_send(user=user, network=network, address=address, memo="")
+    destination_code_send(user=user, network=network, address=address, memo="", client_ip=None)
     return re.search(r"confirmation code is (\d{6})\.", mail.outbox[-1].body).group(1)
 
 
