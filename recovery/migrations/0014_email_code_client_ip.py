@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recovery", "0012_case_terms_version"),
+        ("recovery", "0013_pending_config_changes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
