@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from recovery import checks  # noqa: F401  (importing registers the production checks)
+
 
 class RecoveryConfig(AppConfig):
     name = "recovery"

@@ -2,7 +2,7 @@
 
 Embedded default (local use only): SQLite in var/, Celery over kombu's filesystem transport in var/broker,
 DEBUG on, a development signing mnemonic. Production sets DJANGO_ENV=production and the variables below;
-`check --deploy` is clean there.
+`check --deploy` is clean there, and the local defaults are errors (recovery/checks.py, docs/security.md).
 """
 
 from __future__ import annotations
