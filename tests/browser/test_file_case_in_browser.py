@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from recovery.accounts.second_factor import totp_now
 from recovery.models import RecoveryCase, State
 from tests.api.claims import REFUND_TO
+from tests.csp import watch_csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.anvil, pytest.mark.timeout(180)]
 
@@ -57,7 +58,9 @@ def test_user_files_an_unsupported_token_deposit_and_follows_it(
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        refusals = watch_csp(context)
+        page = context.new_page()
         page.goto(f"{base}/login/")
         page.fill("#id_username", "alice")
         page.fill("#id_password", "a-strong-pass-123")
@@ -96,6 +99,7 @@ def test_user_files_an_unsupported_token_deposit_and_follows_it(
         assert page.inner_text("main").count("Awaiting review") == 1
         page.screenshot(path=str(ARTIFACTS / "case-list-phone.png"), full_page=True)
         browser.close()
+    assert refusals == [], "the browser refused content under the Content-Security-Policy"
 
     case = RecoveryCase.objects.get(user=users.alice)
     assert case_url.endswith(f"/cases/{case.reference}/")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.csp import watch_csp
 from tests.journeys.inbox import Inbox
 from tests.processes import REPO, wait_for
 
@@ -59,12 +60,14 @@ class Person:
         self.context = context
         self.site = site
         self.context.set_default_timeout(STEP_TIMEOUT_MS)
+        self.csp_refusals = watch_csp(context)
         self.page = context.new_page()
 
     def go(self, path: str) -> None:
         response = self.page.goto(self.site + path)
         if response is not None and response.status >= 500:
             raise AssertionError(f"the server failed ({response.status}) on {path}: {self.page.title()}")
+        self.page_allowed()
 
     def press(self, selector: str) -> None:
         """Press a button that submits a form and wait for the page the server answers with."""
@@ -73,6 +76,12 @@ class Person:
         response = navigation.value
         if response is not None and response.status >= 500:
             raise AssertionError(f"the server failed ({response.status}): {self.page.title()}")
+        self.page_allowed()
+
+    def page_allowed(self) -> None:
+        """Nothing on the page was refused under the Content-Security-Policy (it would look or act broken)."""
+        if self.csp_refusals:
+            raise AssertionError(f"{self.page.url}: the browser refused {self.csp_refusals}")
 
     def text(self, selector: str = "main") -> str:
         return self.page.inner_text(selector)
@@ -93,6 +102,7 @@ class Person:
     def reload_until(self, condition: Callable[[], bool], *, timeout: float, what: str) -> None:
         def looked() -> bool:
             self.page.reload()
+            self.page_allowed()
             return condition()
 
         if not wait_for(looked, timeout=timeout, interval=1.0):

@@ -18,6 +18,7 @@ from django.db import connection, connections
 from recovery.audit.roles import Actor
 from recovery.cases.workflow import transition
 from recovery.models import CaseEvent, Origin, State
+from tests.csp import watch_csp
 from tests.factories import make_case, make_deposit, make_user
 from tests.staff.conftest import enrol, totp_code
 
@@ -66,8 +67,10 @@ def browser(monkeypatch):
             connections.close_all()
 
 
-def log_in(browser, base_url: str, user):
-    page = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
+def log_in(browser, base_url: str, user, refusals: list[str]):
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    watch_csp(context, refusals)
+    page = context.new_page()
     page.goto(f"{base_url}/staff/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
@@ -120,8 +123,9 @@ def test_staff_work_a_case_to_two_approvals_and_the_auditor_sees_a_tampered_even
     make_case(network, users.bob, category="missing_memo", state=State.AWAITING_REVIEW, sla_flag="breached")
     ARTIFACTS.mkdir(exist_ok=True)
     base = live_server.url
+    refusals: list[str] = []
 
-    agent = log_in(browser, base, users.agent)
+    agent = log_in(browser, base, users.agent, refusals)
     agent.screenshot(path=str(ARTIFACTS / "staff-queue.png"), full_page=True)
     agent.click(f"text={case.short_ref}")
     agent.screenshot(path=str(ARTIFACTS / "staff-case.png"), full_page=True)
@@ -135,17 +139,17 @@ def test_staff_work_a_case_to_two_approvals_and_the_auditor_sees_a_tampered_even
     agent.reload()
     assert "awaiting review" in act(agent, "triage")
 
-    proposer = log_in(browser, base, users.approver1)
+    proposer = log_in(browser, base, users.approver1, refusals)
     proposer.goto(f"{base}/staff/cases/{case.pk}/")
     assert "awaiting approval" in act(proposer, "propose")
     refused = act(proposer, "approve")
     assert "Refused" in refused and "proposer" in refused
 
-    second = log_in(browser, base, users.approver2)
+    second = log_in(browser, base, users.approver2, refusals)
     second.goto(f"{base}/staff/cases/{case.pk}/")
     assert "another, distinct approver" in act(second, "approve")
     assert second.inner_text("#approval-count").startswith("1 of 2")
-    third = log_in(browser, base, approver3)
+    third = log_in(browser, base, approver3, refusals)
     third.goto(f"{base}/staff/cases/{case.pk}/")
     assert "Approved. The refund is queued" in act(third, "approve")
     third.screenshot(path=str(ARTIFACTS / "staff-case-approved.png"), full_page=True)
@@ -156,7 +160,7 @@ def test_staff_work_a_case_to_two_approvals_and_the_auditor_sees_a_tampered_even
     victim = CaseEvent.objects.get(case=case, kind="propose")
     tamper("UPDATE recovery_caseevent SET actor_label = %s WHERE id = %s", ["approver2 (agent)", victim.pk])
 
-    auditor = log_in(browser, base, users.auditor)
+    auditor = log_in(browser, base, users.auditor, refusals)
     auditor.goto(f"{base}/staff/audit/")
     named = f"case:{case.pk} #{victim.seq} (event {victim.pk})"
     assert named in auditor.inner_text("#verification")
@@ -164,3 +168,4 @@ def test_staff_work_a_case_to_two_approvals_and_the_auditor_sees_a_tampered_even
     with pytest.raises(SystemExit):
         call_command("verify_audit_log")
     assert named in capsys.readouterr().out
+    assert refusals == [], "the browser refused content under the Content-Security-Policy"
