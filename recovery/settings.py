@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -185,6 +186,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "File and follow recovery cases for deposits the exchange could not credit.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs: open locally, staff only in production (read at each request).
+    "SERVE_PERMISSIONS": ["recovery.api.permissions.StaffInProduction"],
+    # Swagger UI from this origin (drf-spectacular-sidecar's static files), never a CDN: the CSP allows none.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no badge from validator.swagger.io
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

@@ -121,3 +121,15 @@ def test_the_local_default_is_untouched(tmp_path):
     assert manage("check", env={}, tmp_path=tmp_path).returncode == 0
     result = run(["-c", "import recovery.wsgi"], {}, tmp_path)
     assert result.returncode == 0 and "recovery.E" not in result.stdout + result.stderr
+
+
+def test_the_api_schema_and_docs_are_refused_to_anonymous_users_under_production_settings(tmp_path):
+    """The real production settings module, not an override (no session cookie: no database is read)."""
+    probe = (
+        "import django; django.setup(); from django.test import Client; "
+        "client = Client(HTTP_HOST='recovery.example.com'); "
+        "print([client.get(path, secure=True).status_code for path in ('/api/docs/', '/api/schema/')])"
+    )
+    result = run(["-c", probe], SAFE_PRODUCTION | {"DJANGO_SETTINGS_MODULE": "recovery.settings"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[403, 403]"
