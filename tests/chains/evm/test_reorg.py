@@ -9,7 +9,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chains.base import ChainError
 from chains.evm.chain import EvmChain
-from chains.evm.devnet import Anvil, DeployedContract, encode_call
+from chains.evm.devnet import ANVIL, Anvil, DeployedContract, deploy_contract, encode_call
 from chains.watchset import AddressSet
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(60)]
@@ -41,10 +41,20 @@ def test_depth_one_reorg_changes_the_block_hash_and_orphans_the_transfer(
     assert after.transfers == ()
 
 
-def test_deeper_reorg_moves_the_transfer_into_a_new_block(
-    evm_snapshot: Anvil, evm_contracts: Contracts, evm_chain: EvmChain, watched: AddressSet
-) -> None:
-    anvil, token = evm_snapshot, evm_contracts["TestToken"]
+@pytest.fixture(scope="module")
+def own_node(anvil_factory) -> tuple[Anvil, DeployedContract, EvmChain]:
+    """A node of its own: replacing blocks with a pre-signed transaction depends on nothing any other test
+    did to the shared node (it failed only in full CI runs there, never alone)."""
+    node = anvil_factory()
+    return (
+        node,
+        deploy_contract(node, "TestToken", ("Test Token", "TT", 18)),
+        EvmChain(ANVIL.replace(rpc_url=node.url), rpc=node.rpc),
+    )
+
+
+def test_deeper_reorg_moves_the_transfer_into_a_new_block(own_node, watched: AddressSet) -> None:
+    anvil, token, evm_chain = own_node
     # The replacement reuses the orphaned mint's nonce: after the reorg, the fork point's state is the one
     # that counts, and a nonce taken from the replaced chain would make anvil drop the transaction.
     first_mint = anvil.transact(token, "mint", DEPOSIT, 5)
