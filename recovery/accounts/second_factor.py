@@ -70,12 +70,21 @@ def email_code_send(*, user: Any, purpose: str, client_ip: str | None) -> EmailC
     anti_phishing = f"Your anti-phishing code: {profile.anti_phishing_code}\n\n" if profile else ""
     body = (
         f"{anti_phishing}Your confirmation code is {code}. It expires in 10 minutes.\n\n"
-        "Enter it only on our site, to confirm a refund destination you chose. Support will never ask you "
-        "for this code."
+        f"Enter it only on our site, {_what_it_confirms(purpose)}. Support will never ask you for this code. "
+        "If you did not ask for it, do not use it and change your password."
     )
     # Sent at once: if the transaction then rolls back, the mailed code matches no row and is useless.
     send_mail("Your confirmation code", body, settings.DEFAULT_FROM_EMAIL, [user.email])
     return row
+
+
+def _what_it_confirms(purpose: str) -> str:
+    """What the code is for, said in its mail: a code asked for one thing is not used for another."""
+    if purpose == "second_factor_change":
+        return "to add or remove an authenticator app on your account"
+    if purpose.startswith("whitelist_only:"):
+        return "to change whether refunds may go only to whitelisted addresses"
+    return "to confirm a refund destination you chose"
 
 
 def second_factor_verify(*, user: Any, code: str, purpose: str) -> str:

@@ -34,6 +34,9 @@ DEMO_LOGINS = (
     DemoLogin("approver2", "approver-two-1", "approver"),
     DemoLogin("auditor", "auditor-reads-1", "auditor"),
     DemoLogin("admin", "admin-configures-1", "administrator"),
+    DemoLogin(
+        "admin2", "admin-configures-2", "administrator"
+    ),  # the second of two for owners, screening, fees
 )
 
 

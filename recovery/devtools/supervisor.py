@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
 
 QUEUES = "scan,verify,refunds,notify"
+# A worker or beat that dies (kombu's filesystem transport can read a message file before it is written:
+# celery/kombu#1551) is started again this many times before the whole local system stops.
+RESTARTS = 5
 
 
 def local_service_commands(*, addr: str, beat_schedule: Path) -> dict[str, list[str]]:
@@ -43,6 +46,8 @@ class Supervisor:
         self.env = dict(env) if env is not None else None
         self.stop_timeout = stop_timeout
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.specs: dict[str, tuple[list[str], Path | None]] = {}
+        self.restarts: dict[str, int] = {}
 
     def start(self, name: str, argv: Sequence[str], *, log: Path | None = None) -> subprocess.Popen[bytes]:
         """Start a child; its output goes to `log` (appended) if given, else to our terminal."""
@@ -64,19 +69,40 @@ class Supervisor:
             if output is not None:
                 output.close()  # the child holds its own copy of the descriptor
         self.children[name] = process
+        self.specs[name] = (list(argv), log)
         return process
+
+    def restart_stopped(self, names: Collection[str], *, limit: int, say: Callable[[str], None]) -> bool:
+        """Start again each stopped child named in `names`, up to `limit` times each; False when one that
+        stopped may not (or may no more) be restarted."""
+        for name in self.stopped():
+            if name not in names or self.restarts.get(name, 0) >= limit:
+                return False
+            code = self.children[name].returncode
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            argv, log = self.specs[name]
+            where = f", see {log}" if log else ""
+            say(f"{name} exited with code {code}{where}: started again ({self.restarts[name]} of {limit})")
+            self.start(name, argv, log=log)
+        return True
 
     def stopped(self) -> list[str]:
         return [name for name, process in self.children.items() if process.poll() is not None]
 
     def wait(
-        self, *, alive: Callable[[], bool] = lambda: True, tick: Callable[[], None] | None = None
+        self,
+        *,
+        alive: Callable[[], bool] = lambda: True,
+        tick: Callable[[], None] | None = None,
+        restart: Collection[str] = (),
+        say: Callable[[str], None] = print,
     ) -> str:
-        """Block until Ctrl-C / SIGTERM or until a child (or `alive()`) stops; returns why."""
+        """Block until Ctrl-C / SIGTERM or until a child (or `alive()`) stops; returns why. Children named
+        in `restart` (a worker, beat) are started again when they exit, up to RESTARTS times each."""
         # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python keeps that.
         previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while not self.stopped() and alive():
+            while alive() and (not self.stopped() or self.restart_stopped(restart, limit=RESTARTS, say=say)):
                 if tick is not None:
                     tick()
                 time.sleep(0.5)

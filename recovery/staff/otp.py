@@ -16,6 +16,7 @@ DEMO_TOTP_SECRETS: dict[str, str] = {
     "approver1": b"demo-approver1-totp!".hex(),
     "approver2": b"demo-approver2-totp!".hex(),
     "admin": b"demo-admin-totp-key!".hex(),  # /admin/ sits behind the staff second factor too
+    "admin2": b"demo-admin2-totp-key".hex(),
 }
 
 

@@ -18,7 +18,7 @@ from recovery.cases.actions import REFUND_ADDRESS_REQUEST, open_request
 from recovery.deposits.scanning import network_scan
 from recovery.devtools.demo import demo_seed
 from recovery.devtools.demo_chain import demo_chain_setup, demo_deposits_send
-from recovery.devtools.supervisor import Supervisor
+from recovery.devtools.supervisor import RESTARTS, Supervisor
 from recovery.models import (
     AssetPrice,
     Deposit,
@@ -114,3 +114,16 @@ def test_supervisor_wait_returns_when_a_child_stops(tmp_path: Path):
     with supervisor:
         assert supervisor.wait() == "short stopped"
     assert supervisor.children["long"].poll() is not None
+
+
+def test_supervisor_starts_a_dead_worker_again_then_gives_up(tmp_path: Path):
+    """A worker that dies (kombu's filesystem transport, celery/kombu#1551) no longer stops the demo."""
+    runs = tmp_path / "runs"
+    supervisor = Supervisor(cwd=tmp_path)
+    supervisor.start("worker", ["sh", "-c", f"echo x >> {runs}; exit 3"])
+    supervisor.start("web", [sys.executable, "-c", "import time; time.sleep(60)"])
+    said: list[str] = []
+    with supervisor:
+        reason = supervisor.wait(restart=("worker",), say=said.append)
+    assert reason == "worker stopped" and len(runs.read_text().split()) == 1 + RESTARTS
+    assert said[0] == f"worker exited with code 3: started again (1 of {RESTARTS})"

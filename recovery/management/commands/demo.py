@@ -109,7 +109,9 @@ class Command(BaseCommand):
                 )
                 say("Ctrl-C stops everything.\n")
                 progress = Progress(self.stdout.write)
-                reason = supervisor.wait(alive=lambda: node.running, tick=progress.tick)
+                reason = supervisor.wait(
+                    alive=lambda: node.running, tick=progress.tick, restart=("worker", "beat"), say=say
+                )
                 if reason != "interrupted":
                     self.stderr.write(f"{reason}; stopping the rest")
                 say("Stopping the web server, the worker, beat and anvil ...")

@@ -30,6 +30,6 @@ class Command(BaseCommand):
             for login in DEMO_LOGINS:
                 self.stdout.write(f"  {login.role:<15} {login.username:<10} {login.password}")
             self.stdout.write("Ctrl-C stops everything.\n")
-            reason = supervisor.wait()
+            reason = supervisor.wait(restart=("worker", "beat"))
             if reason != "interrupted":
                 self.stderr.write(f"{reason}; stopping the rest")
