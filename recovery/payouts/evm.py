@@ -82,10 +82,22 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
     """True when the deposit address can pay the refund (its gas, and a native refund's value too); else
     files, batches or follows its top-up. A native refund pays its gas out of its own amount, so it needs
     one only when the address's other refunds spent part of that amount on their gas."""
+    return _funded(refund, chain, network, cost=plan.gas * plan.fees.per_gas_cap + plan.call.value)
+
+
+def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> bool:
+    """After the node refused a signed refund for funds: True when the address can pay its stored bytes
+    again (send them), else files, batches or follows another top-up for what it lacks."""
+    attempt = refund.attempt_rows.order_by("-number").first()
+    value = int((attempt.unsigned or {}).get("value") or 0)
+    return _funded(refund, chain, network, cost=int(attempt.fee_cap or 0) + value)
+
+
+def _funded(refund: Refund, chain: EvmChain, network: Network, *, cost: int) -> bool:
+    """Can the address spend `cost` (the most the refund's transaction may take) beside what its other
+    open refunds will still spend? If not, file, batch or follow a top-up for what it lacks."""
     balance, mined = chain.account_state(refund.sender)
-    # The address's other open refunds spend from the same balance: plan them together.
-    reserved = _reserved(refund, mined)
-    need = top_up_needed(balance, plan.gas, plan.fees.per_gas_cap, value=plan.call.value + reserved)
+    need = top_up_needed(balance, 1, cost, value=_reserved(refund, mined))
     top_up = gas_top_ups.refund_top_up(refund)
     try:
         if need == 0:
@@ -99,25 +111,6 @@ def funding_ready(refund: Refund, chain: EvmChain, network: Network, plan: Plan)
             top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
     except gas_top_ups.TopUpBlocked as blocked:
         raise RefundBlocked(str(blocked), human=blocked.human) from blocked
-    return _top_up_follow(top_up, network, chain)
-
-
-def signed_funding_ready(refund: Refund, chain: EvmChain, network: Network) -> bool:
-    """After the node refused a signed refund for funds: True when the address can pay its stored bytes
-    again (send them), else files, batches or follows another top-up for what it lacks."""
-    attempt = refund.attempt_rows.order_by("-number").first()
-    value = int((attempt.unsigned or {}).get("value") or 0)
-    balance, mined = chain.account_state(refund.sender)
-    need = top_up_needed(balance, 1, int(attempt.fee_cap or 0), value=value + _reserved(refund, mined))
-    top_up = gas_top_ups.refund_top_up(refund)
-    if need == 0:
-        if top_up is not None:
-            gas_top_ups.top_up_unneeded(top_up, chain)
-        return True
-    _native_shortfall_check(refund, need)
-    if top_up is None or top_up.state in (GasTopUpState.CONFIRMED, GasTopUpState.CANCELLED):
-        _top_ups_limit_check(refund)
-        top_up = gas_top_ups.top_up_request(refund, network, chain, need, balance)
     return _top_up_follow(top_up, network, chain)
 
 
